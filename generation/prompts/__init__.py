@@ -1,0 +1,41 @@
+"""Prompts per content kind: brief dataclasses, kind metadata and the prompt builder.
+
+``KINDS`` maps each kind to its :class:`KindSpec` (label, required and optional fields)
+so the form layer can build its forms from it; ``build_prompt`` renders a brief with the
+tokenizer's chat template and trims it to fit.
+"""
+
+from generation.prompts.builder import (
+    build_prompt,
+    max_new_tokens_for,
+    render_chat,
+    system_message,
+    user_message,
+)
+from generation.prompts.kinds import KINDS, KindTemplate, get_template, register_kind
+from generation.prompts.types import (
+    BriefInput,
+    BuiltPrompt,
+    FewShotExample,
+    KindField,
+    KindSpec,
+    ProjectVoice,
+)
+
+__all__ = [
+    "KINDS",
+    "BriefInput",
+    "BuiltPrompt",
+    "FewShotExample",
+    "KindField",
+    "KindSpec",
+    "KindTemplate",
+    "ProjectVoice",
+    "build_prompt",
+    "get_template",
+    "max_new_tokens_for",
+    "register_kind",
+    "render_chat",
+    "system_message",
+    "user_message",
+]

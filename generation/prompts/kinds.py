@@ -1,0 +1,234 @@
+"""One template per content kind. Adding a kind = one subclass + ``register_kind``.
+
+A template turns a brief into the task text of the user message. The system message
+(brand voice, rules, banned terms) and the common fields are added by the builder, so
+a template only says what is special about its kind.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from generation.errors import MissingFieldError, UnknownKindError
+from generation.prompts.types import BriefInput, KindField, KindSpec
+
+MAX_TARGET_WORDS = 4000
+
+COMMON_FIELDS: tuple[KindField, ...] = (
+    KindField("title", "Title", required=True, help="What the piece is about."),
+    KindField("instructions", "Instructions", "textarea", help="Anything the writer must do."),
+    KindField("audience", "Audience", help="Who will read it."),
+    KindField("tone", "Tone", help="e.g. warm, formal, playful."),
+    KindField("keywords", "Keywords", "list", help="Words or phrases to include."),
+    KindField(
+        "target_words", "Target length (words)", "int", min_value=10, max_value=MAX_TARGET_WORDS
+    ),
+)
+
+
+class KindTemplate:
+    """Base class: subclasses set the class attributes and may override ``task``."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str]
+    default_target_words: ClassVar[int] = 300
+    extra_fields: ClassVar[tuple[KindField, ...]] = ()
+    # What the model is asked to write, with {target_words} filled in.
+    ask: ClassVar[str]
+
+    @classmethod
+    def spec(cls) -> KindSpec:
+        common = tuple(
+            KindField(f.name, f.label, f.type, f.required, f.help, cls.default_target_words,
+                      f.min_value, f.max_value)
+            if f.name == "target_words"
+            else f
+            for f in COMMON_FIELDS
+        )
+        return KindSpec(cls.name, cls.label, cls.description, common + cls.extra_fields,
+                        cls.default_target_words)
+
+    @classmethod
+    def extra_value(cls, brief: BriefInput, name: str) -> str:
+        value = brief.extra.get(name)
+        if value in (None, ""):
+            for f in cls.extra_fields:
+                if f.name == name and f.default is not None:
+                    return str(f.default)
+            return ""
+        return str(value).strip()
+
+    @classmethod
+    def validate(cls, brief: BriefInput) -> None:
+        """Raise MissingFieldError for an empty required field."""
+        if not brief.title.strip():
+            raise MissingFieldError(f"{cls.name}: title is required")
+        for f in cls.extra_fields:
+            if not f.required:
+                continue
+            present = brief.source_text.strip() if f.name == "source_text" else (
+                cls.extra_value(brief, f.name)
+            )
+            if not present:
+                raise MissingFieldError(f"{cls.name}: {f.name} is required")
+            if f.type == "int":
+                _check_int(cls.name, f, cls.extra_value(brief, f.name))
+        for f in cls.extra_fields:
+            if f.type == "int" and not f.required and f.name in brief.extra:
+                _check_int(cls.name, f, cls.extra_value(brief, f.name))
+        if not 1 <= brief.target_words <= MAX_TARGET_WORDS:
+            raise MissingFieldError(
+                f"{cls.name}: target_words must be 1..{MAX_TARGET_WORDS}, got {brief.target_words}"
+            )
+
+    @classmethod
+    def task(cls, brief: BriefInput) -> list[str]:
+        """Lines that say what to write; kinds with extra fields add them here."""
+        lines = [cls.ask.format(target_words=brief.target_words, title=brief.title.strip())]
+        for f in cls.extra_fields:
+            if f.name == "source_text":
+                continue
+            value = cls.extra_value(brief, f.name)
+            if value:
+                lines.append(f"{f.label}: {value}")
+        return lines
+
+
+def _check_int(kind: str, f: KindField, value: str) -> None:
+    try:
+        number = int(value)
+    except ValueError:
+        raise MissingFieldError(f"{kind}: {f.name} must be a whole number, got {value!r}") from None
+    low = f.min_value if f.min_value is not None else number
+    high = f.max_value if f.max_value is not None else number
+    if not low <= number <= high:
+        raise MissingFieldError(f"{kind}: {f.name} must be {low}..{high}, got {number}")
+
+
+class ArticleTemplate(KindTemplate):
+    name = "article"
+    label = "Article"
+    description = "A blog or magazine article with a headline and paragraphs."
+    default_target_words = 600
+    ask = "Write an article of about {target_words} words titled \"{title}\"."
+
+
+class NewsTemplate(KindTemplate):
+    name = "news"
+    label = "News story"
+    description = "A factual news item: most important facts first, no opinions."
+    default_target_words = 350
+    extra_fields = (KindField("location", "Dateline / location", help="Where it happened."),)
+    ask = (
+        "Write a news story of about {target_words} words headlined \"{title}\". "
+        "Put the most important facts first and stay factual."
+    )
+
+
+class AdCopyTemplate(KindTemplate):
+    name = "ad_copy"
+    label = "Ad copy"
+    description = "A headline, a short body and a call to action for one product."
+    default_target_words = 60
+    extra_fields = (
+        KindField("product", "Product", required=True, help="What is advertised."),
+        KindField("channel", "Channel", help="e.g. search ad, Instagram, billboard."),
+        KindField("call_to_action", "Call to action", help="e.g. Order today."),
+    )
+    ask = (
+        "Write ad copy of about {target_words} words for \"{title}\": a headline, a short "
+        "body and a call to action."
+    )
+
+
+class SummaryTemplate(KindTemplate):
+    name = "summary"
+    label = "Summary"
+    description = "A faithful summary of a source text."
+    default_target_words = 120
+    extra_fields = (
+        KindField("source_text", "Source text", "textarea", required=True,
+                  help="The text to summarise."),
+    )
+    ask = (
+        "Summarise the source text below in about {target_words} words under the title "
+        "\"{title}\". Do not add facts that are not in the source."
+    )
+
+
+class OutlineTemplate(KindTemplate):
+    name = "outline"
+    label = "Outline"
+    description = "A chapter outline for a book, guide or long article."
+    default_target_words = 300
+    extra_fields = (
+        KindField("chapters", "Number of chapters", "int", default=8, min_value=1,
+                  max_value=40),
+    )
+    ask = (
+        "Write a chapter outline for \"{title}\" in about {target_words} words: numbered "
+        "chapters, each with a title and one or two sentences."
+    )
+
+
+class SocialPostTemplate(KindTemplate):
+    name = "social_post"
+    label = "Social post"
+    description = "A short post for a social network."
+    default_target_words = 50
+    extra_fields = (KindField("platform", "Platform", help="e.g. LinkedIn, X, Instagram."),)
+    ask = "Write a social media post of about {target_words} words about \"{title}\"."
+
+
+class EmailTemplate(KindTemplate):
+    name = "email"
+    label = "Email"
+    description = "An email with a subject line and a body."
+    default_target_words = 200
+    extra_fields = (KindField("subject_hint", "Subject hint", help="What the subject says."),)
+    ask = (
+        "Write an email of about {target_words} words about \"{title}\". Start with a "
+        "line \"Subject: ...\", then the body."
+    )
+
+
+class FaqTemplate(KindTemplate):
+    name = "faq"
+    label = "FAQ"
+    description = "Questions and answers (or a short dialogue) on one topic."
+    default_target_words = 300
+    extra_fields = (
+        KindField("questions", "Number of questions", "int", default=5, min_value=1,
+                  max_value=30),
+    )
+    ask = (
+        "Write a FAQ of about {target_words} words about \"{title}\". Write each question "
+        "on a line starting with \"Q:\" and its answer on a line starting with \"A:\"."
+    )
+
+
+_TEMPLATES: dict[str, type[KindTemplate]] = {}
+
+
+def register_kind(template: type[KindTemplate]) -> type[KindTemplate]:
+    """Add (or replace) a content kind; usable as a class decorator."""
+    _TEMPLATES[template.name] = template
+    KINDS[template.name] = template.spec()
+    return template
+
+
+KINDS: dict[str, KindSpec] = {}
+for _template in (ArticleTemplate, NewsTemplate, AdCopyTemplate, SummaryTemplate,
+                  OutlineTemplate, SocialPostTemplate, EmailTemplate, FaqTemplate):
+    register_kind(_template)
+
+
+def get_template(kind: str) -> type[KindTemplate]:
+    """The template class of ``kind``; UnknownKindError names the known kinds."""
+    try:
+        return _TEMPLATES[kind]
+    except KeyError:
+        raise UnknownKindError(
+            f"unknown content kind {kind!r} (known: {', '.join(sorted(_TEMPLATES))})"
+        ) from None

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import pytest
+
+from generation.errors import MissingFieldError, PromptTooLongError, UnknownKindError
+from generation.prompts import (
+    KINDS,
+    BriefInput,
+    FewShotExample,
+    KindTemplate,
+    ProjectVoice,
+    build_prompt,
+    register_kind,
+)
+
+VOICE = ProjectVoice(
+    brand_voice="Warm, plain and direct.",
+    must=("Use short sentences.",),
+    must_not=("Use jargon.",),
+    banned_terms=("cheap", "guaranteed"),
+)
+
+EXTRAS = {
+    "ad_copy": {"product": "Night Owl coffee", "channel": "Instagram", "call_to_action": "Buy"},
+    "outline": {"chapters": 5},
+    "email": {"subject_hint": "Your order"},
+    "faq": {"questions": 4},
+    "news": {"location": "Lisbon"},
+    "social_post": {"platform": "LinkedIn"},
+}
+
+
+def brief_for(kind: str, **overrides) -> BriefInput:
+    values = dict(
+        kind=kind,
+        title="Coffee for busy parents",
+        instructions="Mention the morning rush.",
+        audience="parents",
+        tone="warm",
+        keywords=("coffee", "morning"),
+        target_words=80,
+        source_text="Coffee is brewed from roasted beans. " * 5 if kind == "summary" else "",
+        extra=EXTRAS.get(kind, {}),
+    )
+    values.update(overrides)
+    return BriefInput(**values)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def test_it_has_the_eight_kinds_with_form_metadata():
+    assert set(KINDS) == {
+        "article", "news", "ad_copy", "summary", "outline", "social_post", "email", "faq"
+    }
+    assert KINDS["summary"].required_fields == ("title", "source_text")
+    assert "product" in KINDS["ad_copy"].required_fields
+    assert "call_to_action" in KINDS["ad_copy"].optional_fields
+    assert "subject_hint" in KINDS["email"].optional_fields
+    assert "questions" in KINDS["faq"].optional_fields
+    assert "chapters" in KINDS["outline"].optional_fields
+    for spec in KINDS.values():
+        assert spec.label and spec.description
+        assert {"title", "instructions", "audience", "tone", "keywords", "target_words"} <= {
+            f.name for f in spec.fields
+        }
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_it_builds_a_chat_prompt_for_every_kind(kind, tokenizer):
+    prompt = build_prompt(brief_for(kind), VOICE, tokenizer, context_window=512,
+                          max_new_tokens=64)
+    assert prompt.text.startswith("<|im_start|>system\n")
+    assert prompt.text.endswith("<|im_start|>assistant\n")
+    assert [m["role"] for m in prompt.messages] == ["system", "user"]
+    system, user = prompt.messages[0]["content"], prompt.messages[1]["content"]
+    assert "Warm, plain and direct." in system
+    assert "- Use short sentences." in system and "- Use jargon." in system
+    assert "cheap, guaranteed" in system
+    for text in ("Coffee for busy parents", "Audience: parents", "Tone: warm",
+                 "coffee, morning", "Mention the morning rush.", "about 80 words"):
+        assert text in user
+    for value in EXTRAS.get(kind, {}).values():
+        assert str(value) in user
+    assert prompt.token_count == len(tokenizer(prompt.text, add_special_tokens=False).input_ids)
+    assert prompt.token_count + 64 <= 512
+
+
+def test_it_uses_few_shot_examples_of_the_same_kind_as_prior_turns(tokenizer):
+    examples = [
+        FewShotExample(brief_for("email", title="Welcome"), "Subject: Hi\nWelcome aboard."),
+        FewShotExample(brief_for("article", title="Other kind"), "Not used."),
+        FewShotExample(brief_for("email", title="Refund"), "Subject: Refund\nDone."),
+    ]
+    prompt = build_prompt(brief_for("email"), VOICE, tokenizer, context_window=2048,
+                          max_new_tokens=64, examples=examples)
+    roles = [m["role"] for m in prompt.messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert prompt.messages[2]["content"] == "Subject: Hi\nWelcome aboard."
+    assert "Not used." not in prompt.text
+    assert prompt.examples_used == 2
+    limited = build_prompt(brief_for("email"), VOICE, tokenizer, context_window=2048,
+                           max_new_tokens=64, examples=examples, max_examples=1)
+    assert limited.examples_used == 1
+
+
+def test_it_drops_examples_before_touching_the_source(tokenizer):
+    long_example = FewShotExample(brief_for("summary"), "A summary. " * 200)
+    brief = brief_for("summary")
+    prompt = build_prompt(brief, VOICE, tokenizer, context_window=512, max_new_tokens=64,
+                          examples=[long_example])
+    assert prompt.examples_used == 0 and prompt.examples_dropped == 1
+    assert not prompt.source_trimmed
+    assert brief.source_text.strip() in prompt.text
+
+
+def test_it_trims_the_source_text_but_never_the_instructions(tokenizer):
+    brief = brief_for("summary", source_text="The beans are roasted slowly. " * 300)
+    prompt = build_prompt(brief, VOICE, tokenizer, context_window=512, max_new_tokens=64)
+    assert prompt.source_trimmed
+    assert prompt.token_count <= 512 - 64
+    assert "[...]" in prompt.text
+    assert "Mention the morning rush." in prompt.text
+    assert "Never use these words: cheap, guaranteed." in prompt.text
+
+
+def test_it_raises_when_the_instructions_alone_do_not_fit(tokenizer):
+    brief = brief_for("article", instructions="Be precise and kind. " * 200)
+    with pytest.raises(PromptTooLongError, match="instructions alone need"):
+        build_prompt(brief, VOICE, tokenizer, context_window=512, max_new_tokens=64)
+
+
+def test_it_names_unknown_kinds_and_missing_fields(tokenizer):
+    with pytest.raises(UnknownKindError, match="unknown content kind 'poem'"):
+        build_prompt(brief_for("poem"), VOICE, tokenizer, context_window=512)
+    with pytest.raises(MissingFieldError, match="summary: source_text is required"):
+        build_prompt(brief_for("summary", source_text=" "), VOICE, tokenizer,
+                     context_window=512)
+    with pytest.raises(MissingFieldError, match="ad_copy: product is required"):
+        build_prompt(brief_for("ad_copy", extra={}), VOICE, tokenizer, context_window=512)
+    with pytest.raises(MissingFieldError, match="title is required"):
+        build_prompt(brief_for("article", title=""), VOICE, tokenizer, context_window=512)
+    with pytest.raises(MissingFieldError, match="questions must be 1..30"):
+        build_prompt(brief_for("faq", extra={"questions": 99}), VOICE, tokenizer,
+                     context_window=512)
+
+
+def test_it_adds_a_kind_with_one_template(tokenizer):
+    @register_kind
+    class HaikuTemplate(KindTemplate):
+        name = "haiku"
+        label = "Haiku"
+        description = "Three lines."
+        default_target_words = 17
+        ask = "Write a haiku titled \"{title}\"."
+
+    try:
+        assert KINDS["haiku"].label == "Haiku"
+        prompt = build_prompt(brief_for("haiku"), VOICE, tokenizer, context_window=512)
+        assert 'Write a haiku titled "Coffee for busy parents".' in prompt.text
+    finally:
+        from generation.prompts import kinds
+
+        del kinds._TEMPLATES["haiku"], KINDS["haiku"]
