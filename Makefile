@@ -1,0 +1,22 @@
+.PHONY: run test test-fast setup bench bench-train lint
+
+run:            ## set up and run the whole studio with demo data
+	./scripts/run.sh
+
+test:           ## set up and run every test (CI runs exactly this)
+	./scripts/test.sh
+
+test-fast:      ## the suite without the slow (real model), worker and browser tests
+	./scripts/test.sh -m "not slow and not browser and not worker"
+
+setup:
+	./scripts/setup.sh
+
+bench:          ## generation: naive pipeline loop vs batched engine
+	.venv/bin/python -m generation.bench
+
+bench-train:    ## training: our trainer vs plain Trainer + peft
+	.venv/bin/python -m generation.bench train
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/mypy studio generation && .venv/bin/lint-imports

@@ -1,0 +1,215 @@
+"""Training examples, personal-data scrubbing and the JSONL records TRL reads.
+
+Nothing here imports torch: the web process builds and stores examples with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from generation.training.errors import InvalidExample
+
+PROMPT_ROLES = frozenset({"system", "user", "assistant"})
+
+
+def _normalise_messages(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    if not messages:
+        raise InvalidExample("An example needs at least one prompt message (the user turn).")
+    out: list[dict[str, str]] = []
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        content = message.get("content")
+        if role not in PROMPT_ROLES:
+            raise InvalidExample(f"Message {i} has role {role!r}; expected one of {sorted(PROMPT_ROLES)}.")
+        if not isinstance(content, str):
+            raise InvalidExample(f"Message {i} has no text content.")
+        # Only role and content travel: extra keys would change the hash of the same prompt.
+        out.append({"role": role, "content": content})
+    if out[-1]["role"] != "user":
+        # The completion answers the last turn; a prompt ending on an assistant turn
+        # would teach the model to continue its own text instead.
+        raise InvalidExample("The last prompt message must be the user turn the completion answers.")
+    return out
+
+
+def _check_completion(text: str, what: str) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidExample(f"The {what} is empty.")
+    return text
+
+
+def _canonical(obj: Any) -> str:
+    # Sorted keys and fixed separators: the same example always serialises to the same bytes.
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class SFTExample:
+    """One approved draft: the exact prompt it was generated from and the final text.
+
+    ``messages`` are the system/user turns of the prompt (an FAQ dialogue may carry
+    earlier assistant turns), ending with the user turn; ``completion`` is the text the
+    editor approved (after their edits).
+    """
+
+    messages: tuple[dict[str, str], ...]
+    completion: str
+
+    def __init__(self, messages: Sequence[Mapping[str, str]], completion: str) -> None:
+        object.__setattr__(self, "messages", tuple(_normalise_messages(messages)))
+        object.__setattr__(self, "completion", _check_completion(completion, "completion"))
+
+    def to_record(self) -> dict[str, Any]:
+        """The conversational prompt-completion record TRL's SFTTrainer reads (loss on the
+        completion only)."""
+        return {
+            "prompt": [dict(m) for m in self.messages],
+            "completion": [{"role": "assistant", "content": self.completion}],
+        }
+
+    def to_messages_record(self) -> dict[str, Any]:
+        """The conversational "messages" record (prompt turns plus the assistant turn)."""
+        return {
+            "messages": [dict(m) for m in self.messages]
+            + [{"role": "assistant", "content": self.completion}]
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> SFTExample:
+        """Parse a record written by :meth:`to_record` (or a "messages" record)."""
+        if "messages" in record:
+            messages = list(record["messages"])
+            if not messages or messages[-1].get("role") != "assistant":
+                raise InvalidExample("A messages record must end with the assistant turn.")
+            return cls(messages[:-1], messages[-1]["content"])
+        completion = record.get("completion")
+        if not isinstance(completion, list) or len(completion) != 1:
+            raise InvalidExample("A prompt-completion record needs exactly one completion turn.")
+        return cls(record.get("prompt") or [], completion[0].get("content", ""))
+
+    @property
+    def example_id(self) -> str:
+        """sha256 of the canonical record: the example's identity in snapshots."""
+        return hashlib.sha256(_canonical(self.to_record()).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PreferenceExample:
+    """An edited draft as a preference pair: the editor's text (``chosen``) over the
+    model's original draft (``rejected``), for the same prompt."""
+
+    messages: tuple[dict[str, str], ...]
+    chosen: str
+    rejected: str
+
+    def __init__(self, messages: Sequence[Mapping[str, str]], chosen: str, rejected: str) -> None:
+        object.__setattr__(self, "messages", tuple(_normalise_messages(messages)))
+        object.__setattr__(self, "chosen", _check_completion(chosen, "chosen text"))
+        object.__setattr__(self, "rejected", _check_completion(rejected, "rejected text"))
+        if chosen == rejected:
+            raise InvalidExample("The chosen and rejected texts are identical: nothing to prefer.")
+
+    def to_record(self) -> dict[str, Any]:
+        """The conversational preference record TRL's DPOTrainer reads."""
+        return {
+            "prompt": [dict(m) for m in self.messages],
+            "chosen": [{"role": "assistant", "content": self.chosen}],
+            "rejected": [{"role": "assistant", "content": self.rejected}],
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> PreferenceExample:
+        """Parse a record written by :meth:`to_record`."""
+        try:
+            chosen = record["chosen"][0]["content"]
+            rejected = record["rejected"][0]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise InvalidExample("A preference record needs prompt, chosen and rejected.") from exc
+        return cls(record.get("prompt") or [], chosen, rejected)
+
+    def sft_view(self) -> SFTExample:
+        """The chosen side as an SFT example (the editor's text is also a good answer)."""
+        return SFTExample(self.messages, self.chosen)
+
+    @property
+    def example_id(self) -> str:
+        """sha256 of the canonical record: the example's identity in snapshots."""
+        return hashlib.sha256(_canonical(self.to_record()).encode()).hexdigest()
+
+
+def to_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
+    """Serialise records one JSON object a line, byte-stable for equal input."""
+    return "".join(_canonical(r) + "\n" for r in records)
+
+
+# --- Personal data -------------------------------------------------------------------
+
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+# 13 to 19 digits, optionally grouped by single spaces or dashes, as printed on cards.
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+# Phone numbers: an optional +country code, then 7 to 15 digits in groups separated by
+# spaces, dots, dashes or parentheses. Needing a separator-shaped number (or a leading +)
+# keeps plain quantities such as "1500000" or years out of it.
+_PHONE = re.compile(
+    r"(?<![\w+])"
+    r"(?:\+\d{1,3}[\s.-]?)?"
+    r"(?:\(\d{1,4}\)[\s.-]?)?"
+    r"\d{2,4}(?:[\s.-]\d{2,4}){1,4}"
+    r"(?![\w-])"
+    r"|(?<![\w+])\+\d{7,15}\b"
+    # National numbers written without separators start with a trunk 0 (07700900123).
+    r"|(?<![\w+])0\d{9,10}\b"
+)
+_DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _replace_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+        return "[card]"
+    return match.group(0)
+
+
+def _replace_phone(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    if len(digits) < 7 or len(digits) > 15 or _DATE_LIKE.match(text.strip()):
+        return text
+    return "[phone]"
+
+
+def scrub_personal_data(text: str) -> str:
+    """Replace emails, payment card numbers (Luhn-checked) and phone numbers in ``text``
+    with the placeholders ``[email]``, ``[card]`` and ``[phone]``.
+
+    Call it on every prompt and completion before storing a training example, so a
+    model never learns (and later repeats) a customer's contact or card details.
+    Cards go first because their digit groups would otherwise read as a phone number.
+    """
+    text = _EMAIL.sub("[email]", text)
+    text = _CARD.sub(_replace_card, text)
+    return _PHONE.sub(_replace_phone, text)
+
+
+def scrub_messages(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """:func:`scrub_personal_data` applied to the content of every message."""
+    return [
+        {"role": m["role"], "content": scrub_personal_data(m["content"])} for m in messages
+    ]

@@ -1,0 +1,2 @@
+// Content Studio page behaviour. No inline scripts anywhere: the CSP forbids them.
+"use strict";

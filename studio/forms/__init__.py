@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django import forms
+
+from studio.models import Project, Role
+from studio.models.projects import BANNED_TERMS_MAX, BRAND_VOICE_MAX, RULES_MAX
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = [
+            "name",
+            "brand_voice",
+            "style_must",
+            "style_must_not",
+            "banned_terms",
+            "auto_retrain_threshold",
+            "auto_promote",
+        ]
+        widgets = {
+            "brand_voice": forms.Textarea(attrs={"rows": 4, "maxlength": BRAND_VOICE_MAX}),
+            "style_must": forms.Textarea(attrs={"rows": 4, "maxlength": RULES_MAX}),
+            "style_must_not": forms.Textarea(attrs={"rows": 4, "maxlength": RULES_MAX}),
+            "banned_terms": forms.Textarea(attrs={"rows": 2, "maxlength": BANNED_TERMS_MAX}),
+        }
+        help_texts = {
+            "brand_voice": "How the project sounds, in a few sentences. Every prompt carries it.",
+            "style_must": "One rule a line, e.g. “Use short sentences.”",
+            "style_must_not": "One rule a line; drafts that break one are flagged.",
+            "banned_terms": "Comma- or line-separated; drafts containing one are flagged.",
+            "auto_retrain_threshold": "Start a retrain after this many new examples. "
+            "Empty: never automatically.",
+            "auto_promote": "Promote a new version automatically when it beats the live one.",
+        }
+
+    def __init__(self, *args: object, team: object = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # The service sets the team; the form must still validate name uniqueness in it.
+        if team is not None:
+            self.instance.team = team  # type: ignore[assignment]
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)

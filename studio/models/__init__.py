@@ -1,0 +1,27 @@
+"""The nouns of the studio, one module per group (see design.md, "Domain model")."""
+
+from .audit import AuditEvent
+from .briefs import Brief, ContentKind, GenerationJob
+from .drafts import Draft
+from .projects import Project
+from .reviews import Review, ReviewAction
+from .teams import Membership, Role, Team
+from .training import DatasetSnapshot, ModelVersion, TrainingExample, TrainingJob
+
+__all__ = [
+    "AuditEvent",
+    "Brief",
+    "ContentKind",
+    "DatasetSnapshot",
+    "Draft",
+    "GenerationJob",
+    "Membership",
+    "ModelVersion",
+    "Project",
+    "Review",
+    "ReviewAction",
+    "Role",
+    "Team",
+    "TrainingExample",
+    "TrainingJob",
+]

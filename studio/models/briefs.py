@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from .projects import Project
+
+MAX_VARIANTS = 8
+TITLE_MAX = 200
+INSTRUCTIONS_MAX = 8000
+SOURCE_TEXT_MAX = 100_000
+
+
+class ContentKind(models.TextChoices):
+    ARTICLE = "article", "Article"
+    NEWS = "news", "News"
+    AD_COPY = "ad_copy", "Ad copy"
+    SUMMARY = "summary", "Summary"
+    OUTLINE = "outline", "Outline"
+    SOCIAL_POST = "social_post", "Social post"
+    EMAIL = "email", "Email"
+    FAQ = "faq", "FAQ"
+
+
+class Brief(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        GENERATING = "generating", "Generating"
+        IN_REVIEW = "in_review", "In review"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="briefs")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="briefs"
+    )
+    kind = models.CharField(max_length=20, choices=ContentKind.choices)
+    title = models.CharField(max_length=TITLE_MAX)
+    instructions = models.TextField(blank=True, max_length=INSTRUCTIONS_MAX)
+    audience = models.CharField(max_length=300, blank=True)
+    tone = models.CharField(max_length=120, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    source_text = models.TextField(blank=True, max_length=SOURCE_TEXT_MAX)
+    target_words = models.PositiveIntegerField(null=True, blank=True)
+    variants = models.PositiveSmallIntegerField(default=1)
+    # Fields only some kinds have (ad copy: product, channel, call to action; …).
+    extra = models.JSONField(default=dict, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(variants__gte=1, variants__lte=MAX_VARIANTS),
+                name="brief_variants_in_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=[k.value for k in ContentKind]),
+                name="brief_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "generating", "in_review", "done", "failed"]),
+                name="brief_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "status", "-created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class GenerationJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    brief = models.ForeignKey(Brief, on_delete=models.CASCADE, related_name="jobs")
+    model_version = models.ForeignKey(
+        "studio.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="generation_jobs",
+        help_text="Empty: the project's base model without an adapter",
+    )
+    base_model = models.CharField(max_length=300)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    variants = models.PositiveSmallIntegerField()
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    progress_done = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Which worker holds it, so a reconciler can tell a stuck job from a live one.
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(variants__gte=1, variants__lte=MAX_VARIANTS),
+                name="job_variants_in_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "succeeded", "failed"]),
+                name="job_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} for brief {self.brief_id}"

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from .briefs import GenerationJob
+
+
+class Draft(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="drafts")
+    # Denormalised from the job so the review queue filters and orders without joins.
+    project = models.ForeignKey(
+        "studio.Project", on_delete=models.CASCADE, related_name="drafts"
+    )
+    variant = models.PositiveSmallIntegerField()
+    text = models.TextField(help_text="Exactly as generated")
+    current_text = models.TextField(help_text="The text as last saved by an editor")
+    prompt = models.TextField()
+    params = models.JSONField(default=dict)
+    seed = models.BigIntegerField()
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    flags = models.JSONField(default=list, blank=True)
+    flag_codes = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    ab_pick = models.BooleanField(default=False, help_text="Marked by the marketer to run")
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, help_text="Optimistic lock")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "variant"], name="draft_job_variant_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "approved", "rejected"]),
+                name="draft_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "status", "created_at"])]
+        ordering = ["job_id", "variant"]
+
+    def __str__(self) -> str:
+        return f"draft {self.variant + 1} of job {self.job_id}"

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from django.core.validators import MaxLengthValidator
+from django.db import models
+
+from .teams import Team
+
+BRAND_VOICE_MAX = 4000
+RULES_MAX = 4000
+BANNED_TERMS_MAX = 2000
+
+
+class Project(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=120)
+    brand_voice = models.TextField(
+        blank=True, max_length=BRAND_VOICE_MAX, validators=[MaxLengthValidator(BRAND_VOICE_MAX)]
+    )
+    # One rule a line; kept as text so admins edit them as they think of them.
+    style_must = models.TextField(
+        "style rules: must", blank=True, max_length=RULES_MAX,
+        validators=[MaxLengthValidator(RULES_MAX)],
+    )
+    style_must_not = models.TextField(
+        "style rules: must not", blank=True, max_length=RULES_MAX,
+        validators=[MaxLengthValidator(RULES_MAX)],
+    )
+    banned_terms = models.TextField(
+        blank=True, max_length=BANNED_TERMS_MAX, validators=[MaxLengthValidator(BANNED_TERMS_MAX)]
+    )
+    default_kinds = models.JSONField(default=list, blank=True)
+    base_model = models.CharField(max_length=300, blank=True, help_text="Empty: the default")
+    live_model = models.ForeignKey(
+        "studio.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty: the base model without an adapter",
+    )
+    auto_retrain_threshold = models.PositiveIntegerField(
+        null=True, blank=True, help_text="New examples that start a retrain; empty: off"
+    )
+    auto_promote = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="project_name_unique_in_team")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def _lines(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    @property
+    def must_rules(self) -> list[str]:
+        return self._lines(self.style_must)
+
+    @property
+    def must_not_rules(self) -> list[str]:
+        return self._lines(self.style_must_not)
+
+    @property
+    def banned_term_list(self) -> list[str]:
+        return [t.strip() for t in self.banned_terms.replace("\n", ",").split(",") if t.strip()]

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from .projects import Project
+
+
+class TrainingExample(models.Model):
+    class Kind(models.TextChoices):
+        SFT = "sft", "Approved text"
+        PREFERENCE = "preference", "Preference pair"
+        NEGATIVE = "negative", "Rejected text"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="examples")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    content_kind = models.CharField(max_length=20)
+    prompt = models.JSONField(help_text="Chat messages the draft was generated from")
+    completion = models.TextField()
+    rejected_completion = models.TextField(blank=True)
+    reason_tags = models.JSONField(default=list, blank=True)
+    source_review = models.OneToOneField(
+        "studio.Review", null=True, on_delete=models.SET_NULL, related_name="training_example"
+    )
+    excluded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "kind", "excluded"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} example {self.pk}"
+
+
+class DatasetSnapshot(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="snapshots")
+    content_hash = models.CharField(max_length=64)
+    counts = models.JSONField(default=dict)
+    path = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "content_hash"], name="snapshot_hash_unique_in_project"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.content_hash[:12]}"
+
+
+class TrainingJob(models.Model):
+    class Method(models.TextChoices):
+        SFT = "sft", "LoRA SFT"
+        SFT_DPO = "sft_dpo", "LoRA SFT, then DPO on edits"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.SFT)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    snapshot = models.ForeignKey(
+        DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    loss_curve = models.JSONField(default=list, blank=True)
+    log_tail = models.TextField(blank=True)
+    eta_seconds = models.PositiveIntegerField(null=True, blank=True)
+    checkpoint_path = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One active job per project: a second is refused by the database itself.
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_training_job_per_project",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"training job {self.pk}"
+
+
+class ModelVersion(models.Model):
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        LIVE = "live", "Live"
+        ARCHIVED = "archived", "Archived"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    base_model = models.CharField(max_length=300)
+    base_revision = models.CharField(max_length=100, blank=True)
+    adapter_path = models.CharField(max_length=500, blank=True)
+    adapter_sha256 = models.CharField(max_length=64, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    snapshot = models.ForeignKey(
+        DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    training_job = models.OneToOneField(
+        TrainingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="version"
+    )
+    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "number"], name="model_version_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(status="live"),
+                name="one_live_version_per_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.number}"

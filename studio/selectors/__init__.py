@@ -1,0 +1,1 @@
+"""Reads. Every list starts from a ``*_visible_to(user)`` queryset in studio.permissions."""

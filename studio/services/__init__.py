@@ -1,0 +1,1 @@
+"""Writes. Each service takes the acting user, checks permission first, then changes data."""

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from studio.forms.briefs import brief_form_for
+from studio.models import Brief, GenerationJob, Project
+from studio.permissions import Need, brief_for_user, project_for_user
+from studio.services.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+BRIEF_FIELDS = (
+    "kind",
+    "title",
+    "instructions",
+    "audience",
+    "tone",
+    "keywords",
+    "source_text",
+    "target_words",
+    "variants",
+    "extra",
+    "deadline",
+)
+
+
+def brief_clean(*, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate raw brief input (a form post, an API body) with the kind's own form.
+
+    Returns the cleaned fields; raises ValidationError with field errors. Unknown
+    fields (``team``, ``status``, ``author``…) are never read.
+    """
+    raw = dict(data)
+    if isinstance(raw.get("keywords"), list | tuple):
+        raw["keywords"] = ", ".join(str(k) for k in raw["keywords"])
+    extra = raw.pop("extra", None)
+    if isinstance(extra, Mapping):
+        for key, value in extra.items():
+            raw.setdefault(key, value)
+    form = brief_form_for(kind)(data=raw)
+    if not form.is_valid():
+        raise ValidationError(form.errors.get_json_data() and {
+            field: [e["message"] for e in errors]
+            for field, errors in form.errors.get_json_data().items()
+        })
+    return form.to_brief_data()
+
+
+def _new_job(*, brief: Brief, user: Any) -> GenerationJob:
+    project: Project = brief.project
+    return GenerationJob.objects.create(
+        brief=brief,
+        model_version=project.live_model,
+        base_model=(project.live_model.base_model if project.live_model else "")
+        or project.base_model
+        or settings.DEFAULT_BASE_MODEL,
+        requested_by=user,
+        variants=brief.variants,
+        seed=secrets.randbits(31),
+    )
+
+
+def job_send(job_id: int) -> bool:
+    """Publish the job's task. Called on commit; a broker outage leaves the job queued.
+
+    The reconciler re-sends jobs that stay queued, so a failure here loses nothing.
+    """
+    from studio.tasks.generation import generate_job
+
+    try:
+        generate_job.apply_async(args=[job_id], retry=False)
+    except Exception:  # noqa: BLE001 - any broker error: the reconciler will retry
+        logger.warning("Broker unreachable; job %s stays queued for the reconciler", job_id)
+        return False
+    GenerationJob.objects.filter(pk=job_id, sent_at__isnull=True).update(sent_at=timezone.now())
+    return True
+
+
+def brief_create(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brief:
+    """Save a brief and its first generation job in one transaction; enqueue on commit."""
+    project = project_for_user(user, project_id, need=Need.SUBMIT)
+    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    with transaction.atomic():
+        brief = Brief.objects.create(
+            project=project,
+            author=user,
+            **{field: cleaned[field] for field in BRIEF_FIELDS if field in cleaned},
+        )
+        job = _new_job(brief=brief, user=user)
+        audit_record(actor=user, team=project.team, verb="brief.create", obj=brief,
+                     after={"title": brief.title, "kind": brief.kind, "job": job.pk})
+        transaction.on_commit(lambda: job_send(job.pk))
+    return brief
+
+
+def brief_regenerate(*, user: Any, brief_id: int) -> GenerationJob:
+    """Ask for a new set of variants: a new job; the drafts already written stay."""
+    brief = brief_for_user(user, brief_id, need=Need.SUBMIT)
+    with transaction.atomic():
+        brief = Brief.objects.select_for_update().select_related("project__live_model").get(
+            pk=brief.pk
+        )
+        if brief.jobs.filter(status__in=[GenerationJob.Status.QUEUED,
+                                         GenerationJob.Status.RUNNING]).exists():
+            raise ValidationError("This brief is already being written; wait for its drafts.")
+        job = _new_job(brief=brief, user=user)
+        brief.status = Brief.Status.QUEUED
+        brief.save(update_fields=["status", "updated_at"])
+        audit_record(actor=user, team=brief.project.team, verb="brief.regenerate", obj=brief,
+                     after={"job": job.pk})
+        transaction.on_commit(lambda: job_send(job.pk))
+    return job

@@ -1,0 +1,1 @@
+"""Celery tasks: the only code that imports generation/. Ids in, one service call."""

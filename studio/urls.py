@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from studio.views import dashboard, members, projects
+
+urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="registration/login.html",
+                                     redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("team/switch/", dashboard.team_switch, name="team_switch"),
+    path("teams/<int:team_id>/members/", members.team_members_page, name="team_members"),
+    path("members/<int:membership_id>/role/", members.member_role, name="member_role"),
+    path("members/<int:membership_id>/remove/", members.member_delete, name="member_remove"),
+    path("projects/new/", projects.project_new, name="project_new"),
+    path("projects/<int:project_id>/", projects.project_detail, name="project_detail"),
+    path("projects/<int:project_id>/settings/", projects.project_settings,
+         name="project_settings"),
+    path("api/", include("studio.api.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from studio.forms import MemberAddForm, MemberRoleForm
+from studio.models import Role
+from studio.permissions import Need, membership_for_user, team_for_user
+from studio.selectors.projects import team_members
+from studio.services.members import member_add, member_remove, member_set_role
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(msg for msgs in exc.message_dict.values() for msg in msgs)
+
+
+@login_required
+def team_members_page(request: HttpRequest, team_id: int) -> HttpResponse:
+    team = team_for_user(request.user, team_id, need=Need.ADMIN)
+    form = MemberAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member_add(user=request.user, team_id=team.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"{form.cleaned_data['username']} added.")
+            return redirect("team_members", team_id=team.pk)
+    return render(
+        request,
+        "studio/team_members.html",
+        {"team": team, "members": team_members(team=team), "form": form, "roles": Role.choices},
+    )
+
+
+@login_required
+@require_POST
+def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = membership_for_user(request.user, membership_id, need=Need.ADMIN)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose admin, editor or marketer.")
+    else:
+        try:
+            member_set_role(
+                user=request.user, membership_id=membership.pk, role=form.cleaned_data["role"]
+            )
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            messages.success(request, f"{membership.user.username} is now {form.cleaned_data['role']}.")
+    return redirect("team_members", team_id=membership.team_id)
+
+
+@login_required
+@require_POST
+def member_delete(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = membership_for_user(request.user, membership_id, need=Need.ADMIN)
+    team_id = membership.team_id
+    try:
+        member_remove(user=request.user, membership_id=membership.pk)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"{membership.user.username} removed from the team.")
+    if membership.user_id == request.user.pk:
+        return redirect("dashboard")
+    return redirect("team_members", team_id=team_id)
