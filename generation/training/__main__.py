@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         # kill at a known step).
         print(json.dumps({"progress": dataclasses.asdict(report)}), flush=True)
 
-    result = train_adapter(args.base_model_dir, snapshot, args.output_dir, config, progress=progress)
+    result = train_adapter(
+        args.base_model_dir, snapshot, args.output_dir, config, progress=progress
+    )
     data = dataclasses.asdict(result)
     data["adapter_dir"] = str(result.adapter_dir) if result.adapter_dir else None
     print(json.dumps({"result": data}), flush=True)

@@ -13,6 +13,7 @@ reads back can run code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -60,7 +61,7 @@ def remove_incomplete(run_dir: str | Path) -> list[Path]:
     by hand) and would otherwise collide with the checkpoint of the same step.
     """
     run_dir = Path(run_dir)
-    removed = []
+    removed: list[Path] = []
     if not run_dir.is_dir():
         return removed
     for child in run_dir.iterdir():
@@ -230,6 +231,8 @@ def make_atomic_trainer_class(base: type) -> type:
                 self.state.best_model_checkpoint = str(run_dir / f"checkpoint-{best}")
                 self.state.save_to_json(str(staged / "trainer_state.json"))
             publish_checkpoint(staged, run_dir, step)
+            with contextlib.suppress(OSError):
+                (run_dir / STAGING).rmdir()
             protect = Path(self.state.best_model_checkpoint) if best else None
             rotate(run_dir, self.keep_checkpoints, protect)
 

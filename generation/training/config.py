@@ -60,7 +60,9 @@ class TrainConfig:
     precision: str = "auto"
 
     @classmethod
-    def for_dataset(cls, n_examples: int, *, n_preference: int = 0, **overrides: Any) -> TrainConfig:
+    def for_dataset(
+        cls, n_examples: int, *, n_preference: int = 0, **overrides: Any
+    ) -> TrainConfig:
         """Sensible defaults for a training split of ``n_examples`` SFT examples.
 
         Small sets get more epochs and a small rank (few examples cannot fill a big

@@ -25,7 +25,9 @@ def _normalise_messages(messages: Sequence[Mapping[str, str]]) -> list[dict[str,
         role = message.get("role")
         content = message.get("content")
         if role not in PROMPT_ROLES:
-            raise InvalidExample(f"Message {i} has role {role!r}; expected one of {sorted(PROMPT_ROLES)}.")
+            raise InvalidExample(
+                f"Message {i} has role {role!r}; expected one of {sorted(PROMPT_ROLES)}."
+            )
         if not isinstance(content, str):
             raise InvalidExample(f"Message {i} has no text content.")
         # Only role and content travel: extra keys would change the hash of the same prompt.
@@ -33,7 +35,9 @@ def _normalise_messages(messages: Sequence[Mapping[str, str]]) -> list[dict[str,
     if out[-1]["role"] != "user":
         # The completion answers the last turn; a prompt ending on an assistant turn
         # would teach the model to continue its own text instead.
-        raise InvalidExample("The last prompt message must be the user turn the completion answers.")
+        raise InvalidExample(
+            "The last prompt message must be the user turn the completion answers."
+        )
     return out
 
 
@@ -149,7 +153,9 @@ def to_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
 
 # --- Personal data -------------------------------------------------------------------
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+)
 # 13 to 19 digits, optionally grouped by single spaces or dashes, as printed on cards.
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 # Phone numbers: an optional +country code, then 7 to 15 digits in groups separated by
@@ -210,6 +216,4 @@ def scrub_personal_data(text: str) -> str:
 
 def scrub_messages(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
     """:func:`scrub_personal_data` applied to the content of every message."""
-    return [
-        {"role": m["role"], "content": scrub_personal_data(m["content"])} for m in messages
-    ]
+    return [{"role": m["role"], "content": scrub_personal_data(m["content"])} for m in messages]

@@ -12,13 +12,17 @@ from generation.training.config import EvalMetrics
 from generation.training.data import SFTExample
 
 
-def completion_token_ids(tokenizer: Any, example: SFTExample, max_length: int) -> tuple[list[int], int]:
+def completion_token_ids(
+    tokenizer: Any, example: SFTExample, max_length: int
+) -> tuple[list[int], int]:
     """Token ids of prompt + completion and the number of prompt tokens, tokenised the
     way TRL does for conversational prompt-completion data (chat template applied to
     the prompt with the generation prompt, then to the full conversation)."""
     prompt = list(example.messages)
     full = prompt + [{"role": "assistant", "content": example.completion}]
-    prompt_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    prompt_ids = tokenizer.apply_chat_template(
+        prompt, add_generation_prompt=True, tokenize=True, return_dict=True
+    )["input_ids"]
     full_ids = tokenizer.apply_chat_template(full, tokenize=True, return_dict=True)["input_ids"]
     n_prompt = len(prompt_ids)
     if full_ids[:n_prompt] != prompt_ids:
@@ -56,8 +60,8 @@ def evaluate_adapter(
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = AutoModelForCausalLM.from_pretrained(
-        base_model_dir, dtype=torch.float32, use_safetensors=True
-    ).to(device)
+        base_model_dir, dtype=torch.float32, use_safetensors=True, device_map=device
+    )
     if adapter_dir is not None:
         from peft import PeftModel
 

@@ -225,7 +225,9 @@ def load_snapshot(directory: str | Path) -> Snapshot:
         except OSError as exc:
             raise SnapshotIntegrityError(f"{directory / name} is missing.") from exc
         if hashlib.sha256(raw).hexdigest() != manifest["files"].get(name):
-            raise SnapshotIntegrityError(f"{name} does not match the manifest (edited or truncated).")
+            raise SnapshotIntegrityError(
+                f"{name} does not match the manifest (edited or truncated)."
+            )
         cls: type[SFTExample] | type[PreferenceExample] = (
             SFTExample if part.startswith("sft") else PreferenceExample
         )

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from generation.training.checkpoints import (
 from generation.training.config import TrainConfig, TrainProgress, TrainResult
 from generation.training.data import SFTExample
 from generation.training.errors import CheckpointMismatch, NotEnoughExamples
+from generation.training.evaluate import completion_token_ids
 from generation.training.snapshot import Snapshot
 
 ProgressFn = Callable[[TrainProgress], None]
@@ -71,14 +72,29 @@ def _load_base(base_model_dir: Path, bf16: bool) -> tuple[Any, Any]:
         dtype=torch.bfloat16 if bf16 else torch.float32,
         use_safetensors=True,
     )
-    model.config.use_cache = False  # no KV cache while training: it only costs memory
-    if torch.cuda.is_available():
-        model = model.to("cuda")
+    # No KV cache while training: it only costs memory. The Trainer moves the model to
+    # the accelerator itself.
+    model.config.use_cache = False
     return model, tokenizer
 
 
 def _records(examples: Any) -> list[dict[str, Any]]:
     return [ex.to_record() for ex in examples]
+
+
+def tokenize_sft(
+    tokenizer: Any, examples: Sequence[SFTExample], max_length: int
+) -> list[dict[str, list[int]]]:
+    """Rows of ``input_ids`` + ``completion_mask`` (1 on completion tokens), truncated
+    to ``max_length``; examples whose completion is cut off entirely are dropped."""
+    rows = []
+    for example in examples:
+        ids, n_prompt = completion_token_ids(tokenizer, example, max_length)
+        if n_prompt < len(ids):
+            rows.append(
+                {"input_ids": ids, "completion_mask": [0] * n_prompt + [1] * (len(ids) - n_prompt)}
+            )
+    return rows
 
 
 class _Reporter:
@@ -130,7 +146,9 @@ def _make_callback(reporter: _Reporter) -> Any:
             reporter.first_step = state.global_step
             reporter.start = time.monotonic()
             what = f"resumed at step {state.global_step}" if state.global_step else "started"
-            reporter.emit(state.global_step, state.max_steps, state.epoch or 0.0, f"{reporter.phase} {what}")
+            reporter.emit(
+                state.global_step, state.max_steps, state.epoch or 0.0, f"{reporter.phase} {what}"
+            )
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if reporter.should_cancel is not None and reporter.should_cancel():
@@ -140,10 +158,12 @@ def _make_callback(reporter: _Reporter) -> Any:
                 control.should_save = False
                 control.should_evaluate = False
                 reporter.emit(state.global_step, state.max_steps, state.epoch or 0.0, "cancelled")
-                return
-            reporter.emit(state.global_step, state.max_steps, state.epoch or 0.0)
+            # Otherwise the report comes from on_log, which runs right after with the
+            # step's loss (logging_steps=1).
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
+        ) -> None:
             logs = logs or {}
             if "loss" in logs:
                 reporter.train_loss = float(logs["loss"])
@@ -197,7 +217,9 @@ def _common_args(config: TrainConfig, run_dir: Path, has_eval: bool, bf16: bool)
     }
 
 
-def _prepare_trainer(trainer: Any, config: TrainConfig, reporter: _Reporter, has_eval: bool) -> None:
+def _prepare_trainer(
+    trainer: Any, config: TrainConfig, reporter: _Reporter, has_eval: bool
+) -> None:
     from transformers import EarlyStoppingCallback, PrinterCallback
 
     trainer.keep_checkpoints = config.keep_checkpoints
@@ -234,8 +256,14 @@ def build_sft_trainer(
     bf16 = use_bf16(config)
     model, tokenizer = _load_base(Path(base_model_dir), bf16)
     has_eval = bool(evals)
+    common = _common_args(config, Path(run_dir), has_eval, bf16)
+    # Examples are tokenised here, truncated to max_length, with the same function the
+    # evaluation uses: training and eval score exactly the same completion tokens, and
+    # TRL (which skips its own tokenisation for tokenised rows) need not enforce
+    # max_length, which it refuses to do in padding-free mode.
+    common["max_length"] = None
     args = SFTConfig(
-        **_common_args(config, Path(run_dir), has_eval, bf16),
+        **common,
         num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
         completion_only_loss=True,
@@ -257,8 +285,12 @@ def build_sft_trainer(
     trainer = cls(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(_records(train)),
-        eval_dataset=Dataset.from_list(_records(evals)) if has_eval else None,
+        train_dataset=Dataset.from_list(tokenize_sft(tokenizer, train, config.max_length)),
+        eval_dataset=(
+            Dataset.from_list(tokenize_sft(tokenizer, evals, config.max_length))
+            if has_eval
+            else None
+        ),
         processing_class=tokenizer,
         peft_config=peft_config,
     )
@@ -366,7 +398,9 @@ def _run_phase(
     metrics: dict[str, float] = {"train_loss": float(output.training_loss)}
     eval_losses = [h["eval_loss"] for h in state.log_history if "eval_loss" in h]
     if eval_losses:
-        metrics["eval_loss"] = float(state.best_metric if state.best_metric is not None else eval_losses[-1])
+        metrics["eval_loss"] = float(
+            state.best_metric if state.best_metric is not None else eval_losses[-1]
+        )
         metrics["last_eval_loss"] = float(eval_losses[-1])
     stopped_early = (
         not reporter.cancelled and state.max_steps > 0 and state.global_step < state.max_steps
@@ -444,7 +478,12 @@ def train_adapter(
         remove_incomplete(run_dir)
         reporter = _Reporter("sft", progress, should_cancel)
         trainer = build_sft_trainer(
-            base_model_dir, snapshot.sft_train, snapshot.sft_eval, run_dir, config, reporter=reporter
+            base_model_dir,
+            snapshot.sft_train,
+            snapshot.sft_eval,
+            run_dir,
+            config,
+            reporter=reporter,
         )
         sft_metrics, steps, early, resumed_from = _run_phase(trainer, run_dir, reporter)
         if reporter.cancelled:
@@ -453,8 +492,12 @@ def train_adapter(
             phases.append("sft")
             return cancelled_result()
         _save_adapter(trainer.model, sft_adapter)
-        sft_summary = {"metrics": sft_metrics, "steps": steps, "stopped_early": early,
-                       "resumed_from_step": resumed_from}
+        sft_summary = {
+            "metrics": sft_metrics,
+            "steps": steps,
+            "stopped_early": early,
+            "resumed_from_step": resumed_from,
+        }
         _write_json_atomic(sft_result_file, sft_summary)
         del trainer
     metrics.update({f"sft_{k}": v for k, v in sft_summary["metrics"].items()})
@@ -469,7 +512,9 @@ def train_adapter(
         run_dir = output_dir / "dpo"
         remove_incomplete(run_dir)
         reporter = _Reporter("dpo", progress, should_cancel)
-        trainer = _build_dpo_trainer(base_model_dir, sft_adapter, snapshot, run_dir, config, reporter)
+        trainer = _build_dpo_trainer(
+            base_model_dir, sft_adapter, snapshot, run_dir, config, reporter
+        )
         dpo_metrics, steps, early, _ = _run_phase(trainer, run_dir, reporter)
         metrics.update({f"dpo_{k}": v for k, v in dpo_metrics.items()})
         total_steps += steps
