@@ -1,0 +1,468 @@
+"""Batched generation on one loaded base model with per-project LoRA adapters.
+
+Usage (one Engine per worker process)::
+
+    engine = Engine.load("bundled:smollm2-135m-instruct", cache_dir)
+    results = engine.generate([GenerationRequest(brief, voice, variants=3, seed=7)],
+                              progress=lambda done, total: ...)
+
+Reproducibility: every draft row (request, variant) samples with its own
+``torch.Generator`` seeded from (request seed, variant, attempt), and the sampling
+step orders candidate tokens by token id, so a draft depends only on its own request,
+seed and variant, not on what else shares its batch. Float rounding of batched
+matrix products can differ from a batch of one by ~1e-6, which changes a token only
+when a random draw lands within that distance of a boundary; in practice the same
+request and seed give the same text in any batch (tests assert it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from generation.adapters import AdapterCache, AdapterRef
+from generation.checks import (
+    NEAR_IDENTICAL,
+    QualityFlag,
+    ReferenceCorpus,
+    check_draft,
+    near_identical_pairs,
+)
+from generation.errors import RequestError
+from generation.models import BaseModel, load_base
+from generation.prompts import (
+    BriefInput,
+    BuiltPrompt,
+    FewShotExample,
+    ProjectVoice,
+    build_prompt,
+    max_new_tokens_for,
+)
+from generation.specs import ModelSpec
+
+MAX_VARIANTS = 16
+MAX_NEW_TOKENS_CAP = 4096
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Sampling settings of one request. ``temperature=0`` means greedy decoding.
+
+    ``max_new_tokens=None`` derives the budget from the brief's target length.
+    """
+
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    max_new_tokens: int | None = None
+    min_new_tokens: int = 0
+
+    def validate(self) -> None:
+        """Raise RequestError naming the first bad value."""
+        if not 0 <= self.temperature <= 5:
+            raise RequestError(f"temperature must be 0..5, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise RequestError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise RequestError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+        if not 0.5 <= self.repetition_penalty <= 3:
+            raise RequestError(f"repetition_penalty must be 0.5..3, got {self.repetition_penalty}")
+        if self.max_new_tokens is not None and not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_CAP:
+            raise RequestError(
+                f"max_new_tokens must be 1..{MAX_NEW_TOKENS_CAP}, got {self.max_new_tokens}"
+            )
+        if self.min_new_tokens < 0 or (
+            self.max_new_tokens is not None and self.min_new_tokens > self.max_new_tokens
+        ):
+            raise RequestError(f"min_new_tokens must be 0..max_new_tokens, got {self.min_new_tokens}")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One brief to write ``variants`` drafts for, with its project's voice, examples,
+    adapter (None = base model), sampling settings, seed and reference corpus."""
+
+    brief: BriefInput
+    voice: ProjectVoice = field(default_factory=ProjectVoice)
+    examples: tuple[FewShotExample, ...] = ()
+    variants: int = 1
+    adapter: AdapterRef | None = None
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    seed: int = 0
+    reference_corpus: tuple[str, ...] = ()
+    request_id: str = ""
+
+
+@dataclass
+class DraftOutput:
+    """One generated variant with its checks."""
+
+    variant: int
+    text: str
+    seed: int  # the seed this variant actually sampled with (after a regeneration)
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "eos" or "length"
+    flags: list[QualityFlag]
+    regenerated: bool
+    generate_seconds: float
+
+
+@dataclass
+class GenerationResult:
+    """Everything about one request: the exact prompt, settings, drafts and timings."""
+
+    request_id: str
+    model: str
+    adapter_sha256: str | None
+    prompt: str
+    prompt_tokens: int
+    examples_used: int
+    source_trimmed: bool
+    sampling: SamplingParams  # with max_new_tokens filled in
+    seed: int
+    drafts: list[DraftOutput]
+    timings: dict[str, float]
+
+
+def variant_seed(seed: int, variant: int, attempt: int = 0) -> int:
+    """Seed of one draft row, derived so neighbouring seeds do not correlate."""
+    digest = hashlib.sha256(f"{seed}:{variant}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+@dataclass
+class _Row:
+    request_index: int
+    variant: int
+    attempt: int
+    seed: int
+    prompt_ids: list[int]
+    max_new: int
+    min_new: int
+    sampling: SamplingParams
+    adapter: AdapterRef | None
+    # filled by generation
+    tokens: list[int] = field(default_factory=list)
+    finish_reason: str = ""
+    seconds: float = 0.0
+
+
+class Engine:
+    """A loaded base model plus an LRU of adapters; generates drafts in batches."""
+
+    def __init__(
+        self,
+        base: BaseModel,
+        *,
+        max_adapters: int = 4,
+        max_batch_tokens: int = 32768,
+        max_batch_rows: int = 32,
+        similarity_threshold: float = 0.8,
+    ) -> None:
+        self.base = base
+        self.adapters = AdapterCache(base.model, capacity=max_adapters)
+        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_rows = max_batch_rows
+        self.similarity_threshold = similarity_threshold
+        self.batches_run = 0  # model.generate calls, for tests and logs
+
+    @classmethod
+    def load(
+        cls,
+        spec: str | ModelSpec | None,
+        cache_dir: str | Path,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_context: int | None = None,
+        **options: Any,
+    ) -> Engine:
+        """Load the base model named by ``spec`` and wrap it in an Engine."""
+        return cls(load_base(spec, cache_dir, device=device, dtype=dtype,
+                             max_context=max_context), **options)
+
+    def build_prompt(self, request: GenerationRequest) -> BuiltPrompt:
+        """The prompt a request would use (validates the request too)."""
+        self._validate(request)
+        return build_prompt(
+            request.brief, request.voice, self.base.tokenizer,
+            context_window=self.base.context_window,
+            max_new_tokens=self._max_new(request), examples=request.examples,
+        )
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
+    ) -> list[GenerationResult]:
+        """Generate every variant of every request in as few batches as the caps allow.
+
+        Results come back in request order. ``progress(done, total)`` is called after
+        each batch with the number of drafts finished. Raises RequestError, PromptError
+        or AdapterError before any generation starts when an input is bad.
+        """
+        started = time.monotonic()
+        prompts = [self.build_prompt(r) for r in requests]
+        prompt_s = time.monotonic() - started
+        adapter_started = time.monotonic()
+        for ref in {r.adapter for r in requests if r.adapter is not None}:
+            # Verify every adapter before generating anything (sha, pickles, fit).
+            self.adapters.ensure_loaded(ref)
+        adapter_s = time.monotonic() - adapter_started
+        tokenizer = self.base.tokenizer
+        rows: list[_Row] = []
+        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
+            ids = tokenizer(prompt.text, add_special_tokens=False).input_ids
+            for v in range(request.variants):
+                rows.append(self._row(i, v, 0, request, ids, prompt.max_new_tokens))
+        total = len(rows)
+        done = 0
+
+        def report(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, total)
+
+        generate_started = time.monotonic()
+        self._run_rows(rows, report)
+        texts = [self._decode(row) for row in rows]
+
+        # Near-identical variants: regenerate the later one once with a new seed.
+        by_request: dict[int, list[int]] = {}
+        for k, row in enumerate(rows):
+            by_request.setdefault(row.request_index, []).append(k)
+        redo: list[int] = []
+        for ks in by_request.values():
+            pairs = near_identical_pairs([texts[k] for k in ks], self.similarity_threshold)
+            redo += sorted({ks[j] for _, j in pairs})
+        if redo:
+            retry = [
+                self._row(rows[k].request_index, rows[k].variant, 1,
+                          requests[rows[k].request_index], rows[k].prompt_ids,
+                          prompts[rows[k].request_index].max_new_tokens)
+                for k in redo
+            ]
+            self._run_rows(retry, lambda n: None)
+            for k, row in zip(redo, retry, strict=True):
+                rows[k] = row
+                texts[k] = self._decode(row)
+        generate_s = time.monotonic() - generate_started
+
+        results = []
+        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
+            checks_started = time.monotonic()
+            ks = by_request.get(i, [])
+            corpus = ReferenceCorpus(request.reference_corpus) if request.reference_corpus else None
+            similar = near_identical_pairs([texts[k] for k in ks], self.similarity_threshold)
+            drafts = []
+            for pos, k in enumerate(ks):
+                row = rows[k]
+                flags = check_draft(
+                    texts[k], finish_reason=row.finish_reason,
+                    banned_terms=request.voice.banned_terms,
+                    must_not=request.voice.must_not, corpus=corpus,
+                )
+                twins = [a for a, b in similar if b == pos]
+                if twins:
+                    flags.append(QualityFlag(
+                        NEAR_IDENTICAL,
+                        f"near-identical to variant {rows[ks[twins[0]]].variant} even after "
+                        "regenerating with a new seed",
+                    ))
+                drafts.append(DraftOutput(
+                    variant=row.variant, text=texts[k], seed=row.seed,
+                    prompt_tokens=len(row.prompt_ids), completion_tokens=len(row.tokens),
+                    finish_reason=row.finish_reason, flags=flags,
+                    regenerated=row.attempt > 0, generate_seconds=row.seconds,
+                ))
+            results.append(GenerationResult(
+                request_id=request.request_id,
+                model=str(self.base.spec),
+                adapter_sha256=request.adapter.sha256 if request.adapter else None,
+                prompt=prompt.text,
+                prompt_tokens=prompt.token_count,
+                examples_used=prompt.examples_used,
+                source_trimmed=prompt.source_trimmed,
+                sampling=replace(request.sampling, max_new_tokens=prompt.max_new_tokens),
+                seed=request.seed,
+                drafts=drafts,
+                timings={
+                    "prompt_s": prompt_s, "adapter_s": adapter_s, "generate_s": generate_s,
+                    "checks_s": time.monotonic() - checks_started,
+                    "total_s": time.monotonic() - started,
+                },
+            ))
+        return results
+
+    # -- internals -----------------------------------------------------------------
+
+    def _validate(self, request: GenerationRequest) -> None:
+        if not isinstance(request.variants, int) or not 1 <= request.variants <= MAX_VARIANTS:
+            raise RequestError(
+                f"variants must be 1..{MAX_VARIANTS}, got {request.variants!r}"
+            )
+        request.sampling.validate()
+
+    def _max_new(self, request: GenerationRequest) -> int:
+        if request.sampling.max_new_tokens is not None:
+            return request.sampling.max_new_tokens
+        return max_new_tokens_for(request.brief.target_words, cap=MAX_NEW_TOKENS_CAP)
+
+    def _row(self, i: int, v: int, attempt: int, request: GenerationRequest,
+             ids: list[int], max_new: int) -> _Row:
+        return _Row(
+            request_index=i, variant=v, attempt=attempt,
+            seed=variant_seed(request.seed, v, attempt), prompt_ids=list(ids),
+            max_new=max_new, min_new=min(request.sampling.min_new_tokens, max_new),
+            sampling=request.sampling, adapter=request.adapter,
+        )
+
+    def _decode(self, row: _Row) -> str:
+        return str(self.base.tokenizer.decode(row.tokens, skip_special_tokens=True)).strip()
+
+    def _batches(self, rows: list[_Row]) -> list[list[_Row]]:
+        """Group rows by adapter, sort by prompt length (less padding) and cut into
+        batches under the row and token caps."""
+        groups: dict[str, list[_Row]] = {}
+        for row in rows:
+            groups.setdefault(row.adapter.key if row.adapter else "", []).append(row)
+        batches: list[list[_Row]] = []
+        for group in groups.values():
+            group.sort(key=lambda r: len(r.prompt_ids))
+            current: list[_Row] = []
+            for row in group:
+                candidate = current + [row]
+                width = max(len(r.prompt_ids) for r in candidate) + max(r.max_new for r in candidate)
+                if current and (len(candidate) > self.max_batch_rows
+                                or len(candidate) * width > self.max_batch_tokens):
+                    batches.append(current)
+                    candidate = [row]
+                current = candidate
+            if current:
+                batches.append(current)
+        return batches
+
+    def _run_rows(self, rows: list[_Row], report: Callable[[int], None]) -> None:
+        for batch in self._batches(rows):
+            with self.adapters.active(batch[0].adapter):
+                self._generate_batch(batch)
+            report(len(batch))
+
+    def _generate_batch(self, rows: list[_Row]) -> None:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        tokenizer, model = self.base.tokenizer, self.base.model
+        pad_id = int(tokenizer.pad_token_id)
+        eos_ids = _eos_ids(model, tokenizer)
+        width = max(len(r.prompt_ids) for r in rows)
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            # Left padding: every row's last prompt token sits at the same position.
+            input_ids[i, width - len(row.prompt_ids):] = torch.tensor(row.prompt_ids)
+            attention[i, width - len(row.prompt_ids):] = 1
+        sampler = _RowSampler(rows, width, eos_ids, device=self.base.device)
+        config = GenerationConfig(
+            max_new_tokens=max(r.max_new for r in rows) + 1,  # +1: room for a forced eos
+            do_sample=False, eos_token_id=eos_ids, pad_token_id=pad_id,
+        )
+        started = time.monotonic()
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=input_ids.to(self.base.device),
+                attention_mask=attention.to(self.base.device),
+                generation_config=config,
+                logits_processor=LogitsProcessorList([sampler]),
+            )
+        seconds = time.monotonic() - started
+        self.batches_run += 1
+        new = out[:, width:].tolist()
+        for row, tokens in zip(rows, new, strict=True):
+            cut = next((k for k, t in enumerate(tokens) if t in eos_ids), len(tokens))
+            row.tokens = tokens[:cut]
+            row.finish_reason = "length" if cut >= row.max_new else "eos"
+            row.seconds = seconds
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    eos = model.generation_config.eos_token_id
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    ids = eos if isinstance(eos, list) else [eos]
+    return [int(i) for i in ids if i is not None]
+
+
+class _RowSampler:
+    """A logits processor that samples each row with its own generator and settings,
+    then leaves only the chosen token, so greedy decoding in ``generate`` picks it.
+
+    Per-row generators make a row's draft independent of the rest of the batch;
+    per-row settings let requests with different sampling share one batch; the
+    per-row token budget forces an eos, so short requests stop early.
+    """
+
+    def __init__(self, rows: list[_Row], prompt_width: int, eos_ids: list[int], device: str):
+        import torch
+
+        self.rows = rows
+        self.prompt_width = prompt_width
+        self.eos_ids = eos_ids
+        self.generators = []
+        for row in rows:
+            gen = torch.Generator(device="cpu")
+            gen.manual_seed(row.seed)
+            self.generators.append(gen)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        step = input_ids.shape[1] - self.prompt_width
+        scores = scores.float()
+        out = torch.full_like(scores, float("-inf"))
+        for i, row in enumerate(self.rows):
+            if step >= row.max_new:
+                out[i, self.eos_ids[0]] = 0.0
+                continue
+            logits = scores[i].clone()
+            params = row.sampling
+            if params.repetition_penalty != 1.0:
+                seen = input_ids[i, self.prompt_width - len(row.prompt_ids):].unique()
+                picked = logits[seen]
+                logits[seen] = torch.where(picked > 0, picked / params.repetition_penalty,
+                                           picked * params.repetition_penalty)
+            if step < row.min_new:
+                logits[self.eos_ids] = float("-inf")
+            out[i, self._choose(logits, params, self.generators[i])] = 0.0
+        return out
+
+    @staticmethod
+    def _choose(logits: Any, params: SamplingParams, generator: Any) -> int:
+        import torch
+
+        if params.temperature == 0:
+            return int(torch.argmax(logits))
+        k = params.top_k if params.top_k > 0 else logits.numel()
+        values, ids = torch.topk(logits, min(k, logits.numel()))
+        probs = torch.softmax(values / params.temperature, dim=-1)
+        if params.top_p < 1.0:
+            before = torch.cumsum(probs, dim=-1) - probs
+            keep = before < params.top_p
+            keep[0] = True
+            probs, ids = probs[keep], ids[keep]
+        # Candidates in token-id order: a rounding-level change in the logits moves an
+        # interval boundary by ~1e-6 instead of reordering whole intervals.
+        order = torch.argsort(ids)
+        probs, ids = probs[order], ids[order]
+        probs = probs / probs.sum()
+        draw = torch.rand(1, generator=generator, dtype=torch.float64).item()
+        index = int(torch.searchsorted(torch.cumsum(probs.double(), 0), torch.tensor([draw],
+                                       dtype=torch.float64)).item())
+        return int(ids[min(index, len(ids) - 1)])
