@@ -23,6 +23,9 @@ urlpatterns = [
     path("projects/<int:project_id>/", projects.project_detail, name="project_detail"),
     path("projects/<int:project_id>/settings/", projects.project_settings,
          name="project_settings"),
+    # Brief desk and review workspace (issue 5) and the live generation pipeline (issue 4).
+    path("", include("studio.views.urls_desk")),
+    path("", include("studio.views.urls_generation")),
     path("api/", include("studio.api.urls")),
     path("admin/", admin.site.urls),
 ]

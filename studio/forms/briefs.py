@@ -78,8 +78,9 @@ class ArticleForm(BriefForm):
 
 class NewsForm(BriefForm):
     kind = ContentKind.NEWS
-    extra_fields = ("dateline",)
-    dateline = CleanCharField(max_length=120, required=False, help_text="Place and date.")
+    extra_fields = ("location",)
+    location = CleanCharField(max_length=120, required=False, label="Dateline / location",
+                              help_text="Where it happened.")
     source_text = CleanTextField(
         max_length=SOURCE_TEXT_MAX, required=False, label="Facts / press release",
         widget=forms.Textarea(attrs={"rows": 6}),
@@ -108,23 +109,22 @@ class SummaryForm(BriefForm):
 class OutlineForm(BriefForm):
     kind = ContentKind.OUTLINE
     extra_fields = ("chapters",)
-    chapters = forms.IntegerField(min_value=2, max_value=40, initial=8)
+    chapters = forms.IntegerField(min_value=1, max_value=40, initial=8,
+                                  label="Number of chapters")
 
 
 class SocialPostForm(BriefForm):
     kind = ContentKind.SOCIAL_POST
-    extra_fields = ("platform", "hashtags")
+    extra_fields = ("platform",)
     platform = forms.ChoiceField(
         choices=[(c, c) for c in ["Instagram", "LinkedIn", "X", "Facebook", "TikTok"]]
     )
-    hashtags = forms.BooleanField(required=False, initial=True)
 
 
 class EmailForm(BriefForm):
     kind = ContentKind.EMAIL
-    extra_fields = ("subject_hint", "call_to_action")
+    extra_fields = ("subject_hint",)
     subject_hint = CleanCharField(max_length=200, required=False, label="Subject idea")
-    call_to_action = CleanCharField(max_length=120, required=False, label="Call to action")
 
 
 class FaqForm(BriefForm):
