@@ -35,8 +35,11 @@ class AdapterRef:
 
     @property
     def key(self) -> str:
-        """Name used inside the model: the same weights share one slot."""
-        return "a_" + self.sha256[:16].lower()
+        """Name used inside the model. Path and sha both count, so a folder is always
+        checked (pickles, sha) before its first use even when the same weights are
+        loaded from another folder."""
+        digest = hashlib.sha256(f"{self.path}\0{self.sha256.lower()}".encode()).hexdigest()
+        return "a_" + digest[:16]
 
 
 def adapter_sha256(adapter_dir: str | Path) -> str:

@@ -92,3 +92,27 @@ def build_tiny_model(
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(path, safe_serialization=True)
     return path
+
+
+def build_tiny_adapter(base_dir: str | Path, path: str | Path, *, seed: int = 1) -> Path:
+    """Write a random LoRA adapter (safetensors) for the model in ``base_dir`` to ``path``.
+
+    lora_B is randomised (peft initialises it to zero, which would be a no-op adapter),
+    so the adapter visibly changes the logits.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    path = Path(path)
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    )
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+    peft_model.save_pretrained(path, safe_serialization=True)
+    return path
