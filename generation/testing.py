@@ -114,5 +114,5 @@ def build_tiny_adapter(base_dir: str | Path, path: str | Path, *, seed: int = 1)
         for name, param in peft_model.named_parameters():
             if "lora_" in name:
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
-    peft_model.save_pretrained(path, safe_serialization=True)
+    peft_model.save_pretrained(str(path), safe_serialization=True)
     return path
