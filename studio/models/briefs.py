@@ -102,8 +102,12 @@ class GenerationJob(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Which worker holds it, so a reconciler can tell a stuck job from a live one.
+    # Who holds the job: the claim token is new for every claim, so a worker that lost
+    # its claim (it stalled and the reconciler handed the job on) cannot save drafts.
     worker = models.CharField(max_length=200, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
