@@ -49,7 +49,12 @@ def configure(app: Celery) -> None:
         result_expires=24 * 3600,
         worker_send_task_events=False,
         broker_connection_timeout=2,
-        broker_connection_max_retries=0,
+        beat_schedule={
+            "reconcile-generation-jobs": {
+                "task": "studio.tasks.housekeeping.reconcile_jobs",
+                "schedule": float(settings.RECONCILE_EVERY),
+            },
+        },
     )
 
 

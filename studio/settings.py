@@ -195,8 +195,12 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 GENERATION_TASK_TIME_LIMIT = envint("GENERATION_TASK_TIME_LIMIT", 30 * 60)
 TRAINING_TASK_TIME_LIMIT = envint("TRAINING_TASK_TIME_LIMIT", 6 * 3600)
 GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3)
-# A job left in queued/running longer than this is re-sent by the reconciler.
-GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 10 * 60)
+# A queued job unsent this long, or a running job without a heartbeat this long, is
+# re-sent by the reconciler (a live worker beats every quarter of it).
+GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 120)
+RECONCILE_EVERY = envint("RECONCILE_EVERY", 30)
+# Jobs on the same base model a worker takes into one batched model call.
+GENERATION_MICRO_BATCH = envint("GENERATION_MICRO_BATCH", 8)
 
 # Models.
 MODEL_CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR", VAR_DIR / "models"))

@@ -80,7 +80,7 @@ def job_send(job_id: int) -> bool:
     except Exception:  # noqa: BLE001 - any broker error: the reconciler will retry
         logger.warning("Broker unreachable; job %s stays queued for the reconciler", job_id)
         return False
-    GenerationJob.objects.filter(pk=job_id, sent_at__isnull=True).update(sent_at=timezone.now())
+    GenerationJob.objects.filter(pk=job_id).update(sent_at=timezone.now())
     return True
 
 
@@ -105,8 +105,10 @@ def brief_regenerate(*, user: Any, brief_id: int) -> GenerationJob:
     """Ask for a new set of variants: a new job; the drafts already written stay."""
     brief = brief_for_user(user, brief_id, need=Need.SUBMIT)
     with transaction.atomic():
-        brief = Brief.objects.select_for_update().select_related("project__live_model").get(
-            pk=brief.pk
+        brief = (
+            Brief.objects.select_for_update(of=("self",))
+            .select_related("project__live_model")
+            .get(pk=brief.pk)
         )
         if brief.jobs.filter(status__in=[GenerationJob.Status.QUEUED,
                                          GenerationJob.Status.RUNNING]).exists():

@@ -1,1 +1,5 @@
-"""Celery tasks: the only code that imports generation/. Ids in, one service call."""
+"""Celery tasks: the only code that runs generation/ models. Ids in, one service call."""
+
+from studio.tasks import generation, housekeeping
+
+__all__ = ["generation", "housekeeping"]

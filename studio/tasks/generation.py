@@ -1,13 +1,195 @@
-"""Generation tasks (queue ``generate``): ids in, one service call."""
+"""Generation tasks (queue ``generate``): the bridge between job rows and generation/.
+
+A worker process keeps one base model in memory (loaded on its first job) and lets the
+engine switch LoRA adapters per project. Database work is in
+studio.services.generation; this module only converts plain data to the library's
+dataclasses and back.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from celery import shared_task
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from studio.services import generation as jobs
+from studio.services.briefs import job_send
+
+logger = logging.getLogger(__name__)
+
+_engine_lock = threading.Lock()
+_engine: Any = None  # the loaded generation.engine.Engine of this worker process
+_engine_spec = ""
 
 
-@shared_task(name="studio.tasks.generation.generate_job", acks_late=True,
-             reject_on_worker_lost=True)
-def generate_job(job_id: int) -> None:
-    from studio.services.generation import job_run
+def engine_for(base_model: str) -> Any:
+    """This process's engine for ``base_model``; loads it once, replaces it on a new base."""
+    global _engine, _engine_spec
+    from generation.engine import Engine
 
-    job_run(job_id=job_id)
+    with _engine_lock:
+        if _engine is None or _engine_spec != base_model:
+            _engine = None  # free the old base before loading another
+            _engine = Engine.load(base_model, settings.MODEL_CACHE_DIR,
+                                  device=settings.GENERATION_DEVICE)
+            _engine_spec = base_model
+            logger.info("loaded base model %s on %s", base_model, _engine.base.device)
+        return _engine
+
+
+def to_request(inputs: dict[str, Any]) -> Any:
+    from generation.adapters import AdapterRef
+    from generation.engine import GenerationRequest, SamplingParams
+    from generation.prompts import KINDS, BriefInput, FewShotExample, ProjectVoice
+
+    def brief(fields: dict[str, Any]) -> BriefInput:
+        target = fields["target_words"] or KINDS[fields["kind"]].default_target_words
+        return BriefInput(
+            kind=fields["kind"], title=fields["title"], instructions=fields["instructions"],
+            audience=fields["audience"], tone=fields["tone"],
+            keywords=tuple(fields["keywords"]), target_words=target,
+            source_text=fields["source_text"],
+            extra={k: v for k, v in fields["extra"].items() if isinstance(v, str | int)},
+        )
+
+    from generation.prompts import max_new_tokens_for
+
+    main = brief(inputs["brief"])
+    voice = inputs["voice"]
+    adapter = inputs["adapter"]
+    return GenerationRequest(
+        brief=main,
+        voice=ProjectVoice(
+            brand_voice=voice["brand_voice"], must=tuple(voice["must"]),
+            must_not=tuple(voice["must_not"]), banned_terms=tuple(voice["banned_terms"]),
+        ),
+        examples=tuple(FewShotExample(brief=brief(e["brief"]), text=e["text"])
+                       for e in inputs["examples"]),
+        variants=inputs["variants"],
+        adapter=AdapterRef(adapter["path"], adapter["sha256"]) if adapter else None,
+        sampling=SamplingParams(
+            max_new_tokens=max_new_tokens_for(main.target_words,
+                                              cap=settings.GENERATION_MAX_NEW_TOKENS)
+        ),
+        seed=inputs["seed"],
+        reference_corpus=tuple(inputs["reference_corpus"]),
+        request_id=str(inputs["job_id"]),
+    )
+
+
+def to_drafts(result: Any) -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    params = asdict(result.sampling)
+    params["model"] = result.model
+    params["adapter_sha256"] = result.adapter_sha256
+    return [
+        {
+            "variant": d.variant,
+            "text": d.text,
+            "seed": d.seed,
+            "params": {**params, "finish_reason": d.finish_reason, "regenerated": d.regenerated,
+                       "generate_seconds": round(d.generate_seconds, 3)},
+            "prompt_tokens": d.prompt_tokens,
+            "completion_tokens": d.completion_tokens,
+            "flags": [{"code": f.code, "message": f.message,
+                       "span": list(f.span) if f.span else None} for f in d.flags],
+        }
+        for d in result.drafts
+    ]
+
+
+@contextmanager
+def heartbeat(claims: list[jobs.Claim]) -> Iterator[None]:
+    """Keep the claims alive from a side thread while the model runs in this one."""
+    stop = threading.Event()
+    every = max(1.0, settings.GENERATION_STUCK_AFTER / 4)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                for claim in claims:
+                    jobs.job_heartbeat(claim=claim)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name="job-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    """Errors a retry cannot fix: a bad brief, a refused adapter, an unknown model."""
+    from generation.errors import (
+        AdapterError,
+        ModelNotFoundError,
+        ModelSpecError,
+        PromptError,
+        RequestError,
+    )
+
+    return isinstance(exc, PromptError | RequestError | AdapterError | ModelSpecError
+                      | ModelNotFoundError)
+
+
+@shared_task(
+    bind=True,
+    name="studio.tasks.generation.generate_job",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # attempts are counted on the job row (GENERATION_MAX_ATTEMPTS)
+    time_limit=settings.GENERATION_TASK_TIME_LIMIT,
+    soft_time_limit=max(1, settings.GENERATION_TASK_TIME_LIMIT - 30),
+)
+def generate_job(self: Any, job_id: int) -> str:
+    close_old_connections()
+    worker = f"{self.request.hostname or 'local'}:{self.request.id or '-'}"
+    claim = jobs.job_claim(job_id=job_id, worker=worker)
+    if claim is None:
+        return "nothing to do"
+    mates = jobs.job_claim_batch_mates(
+        claim=claim, worker=worker, limit=settings.GENERATION_MICRO_BATCH - 1
+    )
+    claims = [claim, *mates]
+    try:
+        with heartbeat(claims):
+            inputs = [jobs.job_inputs(job_id=c.job_id) for c in claims]
+            requests = [to_request(i) for i in inputs]
+            engine = engine_for(inputs[0]["base_model"])
+            total = sum(r.variants for r in requests)
+
+            def progress(done: int, _total: int) -> None:
+                for c, r in zip(claims, requests, strict=True):
+                    jobs.job_heartbeat(claim=c, done=min(r.variants, done * r.variants // total))
+
+            results = engine.generate(requests, progress=progress)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        logger.warning("job %s failed: %s", job_id, message)
+        if _is_permanent(exc):
+            for c in claims:
+                jobs.job_fail(job_id=c.job_id, token=c.token, error=message)
+            return "failed"
+        for mate in mates:  # they run again on their own
+            if jobs.job_release(claim=mate, error=message):
+                job_send(mate.job_id)
+        if claim.attempts >= settings.GENERATION_MAX_ATTEMPTS:
+            jobs.job_fail(job_id=claim.job_id, token=claim.token,
+                          error=f"Failed {claim.attempts} times; last error: {message}")
+            return "failed"
+        jobs.job_release(claim=claim, error=message)
+        raise self.retry(exc=exc, countdown=min(60, 2 ** claim.attempts)) from exc
+    for c, result in zip(claims, results, strict=True):
+        jobs.job_complete(claim=c, prompt=result.prompt, drafts=to_drafts(result),
+                          timings=result.timings)
+    return f"wrote {sum(len(r.drafts) for r in results)} drafts for {len(claims)} jobs"

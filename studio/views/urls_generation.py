@@ -1,5 +1,11 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from studio.views import generation
+
+urlpatterns = [
+    path("briefs/<int:brief_id>/status/", generation.brief_status, name="brief_status"),
+    path("briefs/<int:brief_id>/regenerate/", generation.brief_regenerate_view,
+         name="brief_regenerate"),
+]

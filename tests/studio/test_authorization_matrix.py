@@ -1,78 +1,39 @@
 """Every URL × every role × two teams.
 
-Each named URL of the site (pages, htmx fragments, API) must have a row in CASES; the
-guard test fails when a URL is added without one. For each case a member of team A
-whose role allows it gets a success, a member whose role does not gets 403, and the
-outsider (an admin of team B) gets 404 — never 403, never the object.
+Each named URL of the site (pages, htmx fragments, API) must have a row in one of the
+``tests/studio/authz/cases_*.py`` modules; the guard test fails when a URL is added
+without one. For each case a member of team A whose role allows it gets a success, a
+member whose role does not gets 403, and the outsider (an admin of team B) gets 404 —
+never 403, never the object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import importlib
+import json
+import pkgutil
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+import tests.studio.authz as authz_pkg
 from tests.conftest import World
-
-ALL = ("admin", "editor", "marketer")
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    kwargs: Callable[[World], dict[str, Any]]
-    allowed: tuple[str, ...]
-    method: str = "get"
-    data: Callable[[World], dict[str, Any]] = field(default=lambda w: {})
-    # Whether the object belongs to team A (outsider → 404); False for team-less pages.
-    tenant_scoped: bool = True
+from tests.studio.authz.case import ALL, Case
 
 
-def _none(w: World) -> dict[str, Any]:
-    return {}
+def _collect_cases() -> list[Case]:
+    cases: list[Case] = []
+    for info in pkgutil.iter_modules(authz_pkg.__path__):
+        if info.name.startswith("cases_"):
+            cases += importlib.import_module(f"{authz_pkg.__name__}.{info.name}").CASES
+    return cases
 
 
-CASES: list[Case] = [
-    Case("dashboard", _none, ALL, tenant_scoped=False),
-    Case("project_new", _none, ("admin",), tenant_scoped=False),
-    Case("project_detail", lambda w: {"project_id": w.project.pk}, ALL),
-    Case("project_settings", lambda w: {"project_id": w.project.pk}, ("admin",)),
-    Case(
-        "project_settings",
-        lambda w: {"project_id": w.project.pk},
-        ("admin",),
-        method="post",
-        data=lambda w: {"name": "Renamed", "brand_voice": "Bold."},
-    ),
-    Case("team_members", lambda w: {"team_id": w.team.pk}, ("admin",)),
-    Case(
-        "member_role",
-        lambda w: {"membership_id": w.memberships["marketer"].pk},
-        ("admin",),
-        method="post",
-        data=lambda w: {"role": "editor"},
-    ),
-    Case(
-        "member_remove",
-        lambda w: {"membership_id": w.memberships["marketer"].pk},
-        ("admin",),
-        method="post",
-    ),
-    Case(
-        "team_switch",
-        _none,
-        ALL,
-        method="post",
-        data=lambda w: {"team": w.team.pk},
-        tenant_scoped=True,
-    ),
-]
+CASES = _collect_cases()
 
-# URLs that need no login or are Django's own.
-PUBLIC = {"login", "logout"}
+# URLs that need no login, or are not tenant data at all.
+PUBLIC = {"login", "logout", "api-root", "schema", "api-docs"}
 
 
 def _named_patterns(patterns: list[URLPattern | URLResolver], prefix: str = "") -> set[str]:
@@ -91,41 +52,51 @@ def _named_patterns(patterns: list[URLPattern | URLResolver], prefix: str = "") 
 def test_it_covers_every_named_url() -> None:
     covered = {case.name for case in CASES} | PUBLIC
     missing = _named_patterns(get_resolver().url_patterns) - covered
-    assert not missing, f"add these URLs to the authorization matrix: {sorted(missing)}"
+    assert not missing, f"add these URLs to tests/studio/authz/cases_*.py: {sorted(missing)}"
 
 
 def _case_id(case: Case) -> str:
     return f"{case.method}:{case.name}"
 
 
+def _send(client: Any, case: Case, world: World) -> Any:
+    url = reverse(case.name, kwargs=case.kwargs(world))
+    send = getattr(client, case.method)
+    if case.method == "get":
+        return send(url, headers=case.headers)
+    data = case.data(world)
+    if case.name.startswith("api:"):
+        return send(url, json.dumps(data), content_type="application/json", headers=case.headers)
+    return send(url, data, headers=case.headers)
+
+
 @pytest.mark.parametrize("role", [*ALL, "outsider"])
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_it_enforces_roles_and_tenancy(client: Any, world: World, case: Case, role: str) -> None:
     client.force_login(world.user(role))
-    url = reverse(case.name, kwargs=case.kwargs(world))
-    send = getattr(client, case.method)
-    response = send(url, case.data(world)) if case.method == "post" else send(url)
+    response = _send(client, case, world)
     if role == "outsider":
         if case.tenant_scoped:
             assert response.status_code == 404
             return
         # A team-less page shows the outsider only their own team's things.
-        assert response.status_code in (200, 302, 403)
-        body = response.content.decode()
-        assert world.project.name not in body
+        assert response.status_code in (*case.ok, 403)
+        assert world.project.name not in response.content.decode()
         return
     if role in case.allowed:
-        assert response.status_code in (200, 302), response.content[:500]
+        assert response.status_code in case.ok, response.content[:500]
     else:
         assert response.status_code == 403
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_it_sends_anonymous_users_to_login(client: Any, world: World, case: Case) -> None:
-    url = reverse(case.name, kwargs=case.kwargs(world))
-    response = getattr(client, case.method)(url)
-    assert response.status_code == 302
-    assert reverse("login") in response["Location"]
+def test_it_refuses_anonymous_users(client: Any, world: World, case: Case) -> None:
+    response = _send(client, case, world)
+    if case.name.startswith("api:"):
+        assert response.status_code in (401, 403)
+    else:
+        assert response.status_code == 302
+        assert reverse("login") in response["Location"]
     assert world.project.name not in response.content.decode()
 
 

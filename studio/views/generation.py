@@ -1,0 +1,55 @@
+"""Live generation status of a brief (htmx polling) and regenerate."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from studio.models import GenerationJob
+from studio.permissions import Need, brief_for_user
+from studio.selectors.generation import brief_latest_job
+from studio.services.briefs import brief_regenerate
+
+ACTIVE = {GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING}
+
+
+def _status_response(request: HttpRequest, brief_id: int) -> HttpResponse:
+    brief = brief_for_user(request.user, brief_id)
+    job = brief_latest_job(brief=brief)
+    response = render(request, "studio/briefs/_status.html", {"brief": brief, "job": job})
+    if request.htmx and job is not None and job.status not in ACTIVE:  # type: ignore[attr-defined]
+        # The poll that sees the job end tells the page to show the new drafts.
+        response["HX-Trigger"] = "drafts-ready"
+    return response
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def brief_status(request: HttpRequest, brief_id: int) -> HttpResponse:
+    return _status_response(request, brief_id)
+
+
+@login_required
+@require_POST
+def brief_regenerate_view(request: HttpRequest, brief_id: int) -> HttpResponse:
+    brief = brief_for_user(request.user, brief_id, need=Need.SUBMIT)
+    try:
+        brief_regenerate(user=request.user, brief_id=brief.pk)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "New variants queued; the drafts you have stay.")
+    if request.htmx:  # type: ignore[attr-defined]
+        return _status_response(request, brief.pk)
+    back = request.META.get("HTTP_REFERER", "")
+    if back and url_has_allowed_host_and_scheme(back, {request.get_host()},
+                                                  require_https=request.is_secure()):
+        return redirect(back)
+    return redirect(reverse("project_detail", kwargs={"project_id": brief.project_id}))
