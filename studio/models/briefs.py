@@ -65,7 +65,15 @@ class Brief(models.Model):
                 name="brief_status_valid",
             ),
         ]
-        indexes = [models.Index(fields=["project", "status", "-created_at"])]
+        indexes = [
+            models.Index(fields=["project", "status", "-created_at"]),
+            # The review queue puts drafts of briefs with a deadline first, soonest first.
+            models.Index(
+                fields=["deadline"],
+                condition=models.Q(deadline__isnull=False),
+                name="brief_deadline",
+            ),
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

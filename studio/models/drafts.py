@@ -49,7 +49,15 @@ class Draft(models.Model):
                 name="draft_status_valid",
             ),
         ]
-        indexes = [models.Index(fields=["project", "status", "created_at"])]
+        indexes = [
+            models.Index(fields=["project", "status", "created_at"]),
+            # The review queue walks pending drafts oldest first across a team's projects.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=models.Q(status="pending"),
+                name="draft_pending_age",
+            ),
+        ]
         ordering = ["job_id", "variant"]
 
     def __str__(self) -> str:

@@ -19,8 +19,11 @@ class TrainingExample(models.Model):
     completion = models.TextField()
     rejected_completion = models.TextField(blank=True)
     reason_tags = models.JSONField(default=list, blank=True)
-    source_review = models.OneToOneField(
-        "studio.Review", null=True, on_delete=models.SET_NULL, related_name="training_example"
+    # A foreign key, not one-to-one: an approval with edits makes two examples from one
+    # review (the approved text for SFT and the edited/model pair for preference training).
+    source_review = models.ForeignKey(
+        "studio.Review", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="training_examples",
     )
     excluded = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
