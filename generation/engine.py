@@ -374,11 +374,14 @@ class Engine:
             max_new_tokens=max(r.max_new for r in rows) + 1,  # +1: room for a forced eos
             do_sample=False, eos_token_id=eos_ids, pad_token_id=pad_id,
         )
+        device = self.base.device
         started = time.monotonic()
         with torch.inference_mode():
+            cache = self._shared_prefill(rows, input_ids, attention) if width > 1 else None
             out = model.generate(
-                input_ids=input_ids.to(self.base.device),
-                attention_mask=attention.to(self.base.device),
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                past_key_values=cache,
                 generation_config=config,
                 logits_processor=LogitsProcessorList([sampler]),
             )
@@ -390,6 +393,31 @@ class Engine:
             row.tokens = tokens[:cut]
             row.finish_reason = "length" if cut >= row.max_new else "eos"
             row.seconds = seconds
+
+
+    def _shared_prefill(self, rows: list[_Row], input_ids: Any, attention: Any) -> Any:
+        """Run the prompts (all but their last token) once per distinct prompt and copy
+        the KV cache to every row that shares it.
+
+        Variants of one brief share their prompt, so its prefill is computed once instead
+        of once per variant. Every batch takes this path (even without sharing) so that a
+        row's numbers are computed the same way whatever else is in the batch.
+        """
+        import torch
+
+        unique: dict[tuple[int, ...], int] = {}
+        owner = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in rows]
+        first = [owner.index(u) for u in range(len(unique))]
+        ids = input_ids[first, :-1].to(self.base.device)
+        mask = attention[first, :-1].to(self.base.device)
+        # The positions generate() would use with left padding.
+        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
+        out = self.base.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                              use_cache=True, logits_to_keep=1)
+        cache = out.past_key_values
+        if len(unique) < len(rows):
+            cache.reorder_cache(torch.tensor(owner, device=self.base.device))
+        return cache
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
