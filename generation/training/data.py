@@ -101,6 +101,10 @@ class SFTExample:
         """sha256 of the canonical record: the example's identity in snapshots."""
         return hashlib.sha256(_canonical(self.to_record()).encode()).hexdigest()
 
+    def __hash__(self) -> int:
+        # The messages are dicts (unhashable); the canonical id identifies the example.
+        return hash(self.example_id)
+
 
 @dataclass(frozen=True)
 class PreferenceExample:
@@ -144,6 +148,10 @@ class PreferenceExample:
     def example_id(self) -> str:
         """sha256 of the canonical record: the example's identity in snapshots."""
         return hashlib.sha256(_canonical(self.to_record()).encode()).hexdigest()
+
+    def __hash__(self) -> int:
+        # The messages are dicts (unhashable); the canonical id identifies the example.
+        return hash(self.example_id)
 
 
 def to_jsonl(records: Sequence[Mapping[str, Any]]) -> str:

@@ -59,7 +59,7 @@ def evaluate_adapter(
     base_model_dir = Path(base_model_dir)
     tokenizer = AutoTokenizer.from_pretrained(base_model_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(
         base_model_dir, dtype=torch.float32, use_safetensors=True, device_map=device
     )
     if adapter_dir is not None:

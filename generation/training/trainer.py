@@ -207,6 +207,7 @@ def _common_args(config: TrainConfig, run_dir: Path, has_eval: bool, bf16: bool)
         "metric_for_best_model": "eval_loss" if has_eval else None,
         "greater_is_better": False if has_eval else None,
         "bf16": bf16,
+        "gradient_checkpointing": config.gradient_checkpointing,
         "fp16": False,
         "report_to": [],
         "disable_tqdm": True,
@@ -269,6 +270,7 @@ def build_sft_trainer(
         completion_only_loss=True,
         padding_free=config.padding_free,
         packing=False,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
     )
     peft_config = LoraConfig(
         r=config.lora_rank,

@@ -1,0 +1,170 @@
+"""Training data: examples, scrubbing, JSONL records, deterministic snapshots (no torch)."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from generation.training import (
+    InvalidExample,
+    PreferenceExample,
+    SFTExample,
+    SnapshotIntegrityError,
+    TrainConfig,
+    build_snapshot,
+    load_snapshot,
+    scrub_personal_data,
+)
+
+
+def sft(i: int) -> SFTExample:
+    return SFTExample(
+        [
+            {"role": "system", "content": "Brand voice: warm and plain."},
+            {"role": "user", "content": f"Write ad copy number {i}."},
+        ],
+        f"Ad {i}: fresh coffee, warm welcome.",
+    )
+
+
+def pref(i: int) -> PreferenceExample:
+    return PreferenceExample(
+        [{"role": "user", "content": f"Summarise report {i}."}],
+        f"Report {i}, in short.",
+        f"report {i} lol",
+    )
+
+
+def test_it_imports_without_torch() -> None:
+    # The web process imports the dataclasses; torch must not come with them.
+    code = (
+        "import sys, generation.training as t; t.build_snapshot; t.TrainConfig.for_dataset(10);"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Write to jane.doe+ads@example.co.uk today", "Write to [email] today"),
+        ("Call +44 20 7946 0958 or (555) 123-4567.", "Call [phone] or [phone]."),
+        ("Or 555.123.4567, or +15551234567, or 07700900123", "Or [phone], or [phone], or [phone]"),
+        ("Card 4111 1111 1111 1111 ok", "Card [card] ok"),
+        ("Card 4111-1111-1111-1111 and 5500005555555559", "Card [card] and [card]"),
+        # Not personal data: dates, prices, years, big counts, ISBNs, versions, times.
+        (
+            "On 2024-01-15 we sold 1500000 cups at $1,299.99; ISBN 978-3-16-148410-0, v1.2.3 at 10:30",
+            "On 2024-01-15 we sold 1500000 cups at $1,299.99; ISBN 978-3-16-148410-0, v1.2.3 at 10:30",
+        ),
+        # 16 digits failing the Luhn check are not a card.
+        ("Order 4111 1111 1111 1112", "Order 4111 1111 1111 1112"),
+    ],
+)
+def test_it_scrubs_personal_data(text: str, expected: str) -> None:
+    assert scrub_personal_data(text) == expected
+
+
+def test_it_rejects_malformed_examples() -> None:
+    with pytest.raises(InvalidExample, match="last prompt message"):
+        SFTExample([{"role": "assistant", "content": "hi"}], "x")
+    with pytest.raises(InvalidExample, match="empty"):
+        SFTExample([{"role": "user", "content": "hi"}], "   ")
+    with pytest.raises(InvalidExample, match="role"):
+        SFTExample([{"role": "tool", "content": "hi"}], "x")
+    with pytest.raises(InvalidExample, match="identical"):
+        PreferenceExample([{"role": "user", "content": "hi"}], "same", "same")
+
+
+def test_it_writes_the_records_trl_reads() -> None:
+    record = sft(1).to_record()
+    assert record == {
+        "prompt": [
+            {"role": "system", "content": "Brand voice: warm and plain."},
+            {"role": "user", "content": "Write ad copy number 1."},
+        ],
+        "completion": [{"role": "assistant", "content": "Ad 1: fresh coffee, warm welcome."}],
+    }
+    assert sft(1).to_messages_record()["messages"][-1] == {
+        "role": "assistant",
+        "content": "Ad 1: fresh coffee, warm welcome.",
+    }
+    assert SFTExample.from_record(sft(1).to_messages_record()) == sft(1)
+    dpo = pref(2).to_record()
+    assert set(dpo) == {"prompt", "chosen", "rejected"}
+    assert dpo["chosen"] == [{"role": "assistant", "content": "Report 2, in short."}]
+    assert dpo["rejected"] == [{"role": "assistant", "content": "report 2 lol"}]
+
+
+def test_it_hashes_and_splits_the_same_whatever_the_order() -> None:
+    examples = [sft(i) for i in range(40)]
+    prefs = [pref(i) for i in range(10)]
+    a = build_snapshot(examples, prefs, eval_fraction=0.2, seed=7)
+    shuffled = examples[:] + [examples[3]]  # a duplicate changes nothing
+    random.Random(1).shuffle(shuffled)
+    b = build_snapshot(shuffled, list(reversed(prefs)), eval_fraction=0.2, seed=7)
+    assert a.content_hash == b.content_hash
+    assert a.sft_eval == b.sft_eval and a.sft_train == b.sft_train
+    assert a.counts == b.counts
+    assert a.counts["sft_train"] + a.counts["sft_eval"] == 40
+    assert 1 <= a.counts["sft_eval"] < 20
+    # Another seed gives another split (and so another hash).
+    assert build_snapshot(examples, prefs, eval_fraction=0.2, seed=8).content_hash != a.content_hash
+
+
+def test_it_keeps_each_example_on_its_side_as_data_grows() -> None:
+    small = build_snapshot([sft(i) for i in range(30)], eval_fraction=0.25)
+    large = build_snapshot([sft(i) for i in range(60)], eval_fraction=0.25)
+    assert set(small.sft_eval) <= set(large.sft_eval)
+    assert set(small.sft_train) <= set(large.sft_train)
+
+
+def test_it_always_leaves_something_to_evaluate_on() -> None:
+    tiny = build_snapshot([sft(1), sft(2)], eval_fraction=0.01)
+    assert tiny.counts["sft_eval"] == 1 and tiny.counts["sft_train"] == 1
+
+
+def test_it_writes_and_reloads_a_snapshot(tmp_path) -> None:
+    snap = build_snapshot(
+        [sft(i) for i in range(12)], [pref(i) for i in range(4)], eval_fraction=0.25
+    )
+    folder = snap.write(tmp_path / "snap")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json",
+        "preference_eval.jsonl",
+        "preference_train.jsonl",
+        "sft_eval.jsonl",
+        "sft_train.jsonl",
+    ]
+    assert not [p for p in tmp_path.iterdir() if p.name != "snap"]  # no temp folder left
+    first = json.loads((folder / "sft_train.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"prompt", "completion"}
+    again = load_snapshot(folder)
+    assert again == snap
+    # Writing the same snapshot again is a no-op; a different one is refused.
+    assert snap.write(folder) == folder
+    with pytest.raises(SnapshotIntegrityError):
+        build_snapshot([sft(i) for i in range(13)]).write(folder)
+
+
+def test_it_detects_an_edited_snapshot(tmp_path) -> None:
+    folder = build_snapshot([sft(i) for i in range(12)]).write(tmp_path / "snap")
+    path = folder / "sft_train.jsonl"
+    path.write_text(path.read_text().replace("warm welcome", "cold welcome"))
+    with pytest.raises(SnapshotIntegrityError, match="does not match"):
+        load_snapshot(folder)
+
+
+def test_it_picks_defaults_from_the_dataset_size() -> None:
+    small, large = TrainConfig.for_dataset(20), TrainConfig.for_dataset(200_000)
+    assert small.epochs > large.epochs and small.lora_rank < large.lora_rank
+    assert large.max_steps > 0 and large.eval_steps == large.save_steps
+    assert TrainConfig.from_dict(small.to_dict()) == small
+    assert TrainConfig.for_dataset(20, epochs=1.0).eval_steps < small.eval_steps
+    with pytest.raises(ValueError, match="Unknown"):
+        TrainConfig.from_dict({"epochz": 1})
