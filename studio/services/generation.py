@@ -171,6 +171,11 @@ def _brief_fields(brief: Brief) -> dict[str, Any]:
     }
 
 
+def _storable(text: str) -> str:
+    # Model output is arbitrary bytes decoded as text; PostgreSQL refuses NUL in text.
+    return text.replace("\x00", "\ufffd")
+
+
 def job_complete(
     *, claim: Claim, prompt: str, drafts: list[dict[str, Any]], timings: dict[str, float]
 ) -> bool:
@@ -190,8 +195,8 @@ def job_complete(
                     job=job,
                     project_id=job.brief.project_id,
                     variant=d["variant"],
-                    text=d["text"],
-                    current_text=d["text"],
+                    text=_storable(d["text"]),
+                    current_text=_storable(d["text"]),
                     prompt=prompt,
                     params=d["params"],
                     seed=d["seed"],

@@ -16,7 +16,7 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from studio.services import generation as jobs
 from studio.services.briefs import job_send
@@ -152,7 +152,6 @@ def _is_permanent(exc: BaseException) -> bool:
     soft_time_limit=max(1, settings.GENERATION_TASK_TIME_LIMIT - 30),
 )
 def generate_job(self: Any, job_id: int) -> str:
-    close_old_connections()
     worker = f"{self.request.hostname or 'local'}:{self.request.id or '-'}"
     claim = jobs.job_claim(job_id=job_id, worker=worker)
     if claim is None:

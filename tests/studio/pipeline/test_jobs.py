@@ -1,0 +1,184 @@
+"""The job services and the task code, run in this process on a tiny real model."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from studio.celery import app
+from studio.models import Brief, Draft, GenerationJob
+from studio.services import generation as jobs
+from studio.services.briefs import brief_create
+from studio.tasks.generation import generate_job
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tiny_project(world: World, tiny_model_dir: Path, settings: Any) -> World:
+    settings.GENERATION_MAX_NEW_TOKENS = 12
+    world.project.base_model = f"local:{tiny_model_dir}"
+    world.project.save()
+    return world
+
+
+def _brief(world: World, **over: Any) -> Brief:
+    data = {"kind": "article", "title": "Light roasts", "instructions": "Say why.",
+            "variants": 3, **over}
+    return brief_create(user=world.marketer, project_id=world.project.pk, data=data)
+
+
+def _run(job: GenerationJob) -> Any:
+    return generate_job.apply(args=[job.pk], task_id=f"t-{job.pk}").get()
+
+
+def test_it_writes_every_variant_with_its_prompt_and_flags(tiny_project: World) -> None:
+    brief = _brief(tiny_project)
+    job = brief.jobs.get()
+    assert job.status == "queued"
+    assert _run(job).startswith("wrote 3 drafts")
+    job.refresh_from_db()
+    brief.refresh_from_db()
+    assert (job.status, brief.status, job.progress_done, job.attempts) == (
+        "succeeded", "in_review", 3, 1)
+    drafts = list(Draft.objects.filter(job=job).order_by("variant"))
+    assert [d.variant for d in drafts] == [0, 1, 2]
+    for d in drafts:
+        assert d.text == d.current_text
+        assert "Light roasts" in d.prompt
+        assert "Use short sentences." in d.prompt  # the project's style rule
+        assert d.params["max_new_tokens"] <= 12
+        assert d.completion_tokens <= 12
+        assert isinstance(d.flags, list)
+        assert d.flag_codes == sorted({f["code"] for f in d.flags})
+    assert job.timings["total_s"] > 0
+
+
+def test_it_does_nothing_on_a_second_delivery(tiny_project: World) -> None:
+    job = _brief(tiny_project).jobs.get()
+    _run(job)
+    assert _run(job) == "nothing to do"
+    assert Draft.objects.filter(job=job).count() == 3
+
+
+def test_it_reproduces_drafts_from_the_job_seed(tiny_project: World) -> None:
+    brief = _brief(tiny_project, variants=2)
+    first = brief.jobs.get()
+    _run(first)
+    again = GenerationJob.objects.create(
+        brief=brief, base_model=first.base_model, requested_by=first.requested_by,
+        variants=2, seed=first.seed)
+    _run(again)
+    texts = lambda j: list(Draft.objects.filter(job=j).order_by("variant")  # noqa: E731
+                           .values_list("text", flat=True))
+    assert texts(first) == texts(again)
+
+
+def test_it_batches_waiting_jobs_on_the_same_model(tiny_project: World, settings: Any) -> None:
+    settings.GENERATION_MICRO_BATCH = 4
+    briefs = [_brief(tiny_project, variants=1, title=f"Brief {i}") for i in range(5)]
+    first = briefs[0].jobs.get()
+    assert _run(first) == "wrote 4 drafts for 4 jobs"
+    statuses = [b.jobs.get().status for b in briefs]
+    assert statuses == ["succeeded"] * 4 + ["queued"]
+    assert _run(briefs[1].jobs.get()) == "nothing to do"
+
+
+def test_it_never_sends_a_job_whose_transaction_rolled_back(tiny_project: World) -> None:
+    sent: list[Any] = []
+    before = GenerationJob.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _brief(tiny_project)
+        sent.extend(transaction.get_connection().run_on_commit)
+        raise RuntimeError("rolled back")
+    assert sent, "the send is registered on commit"
+    assert GenerationJob.objects.count() == before
+
+
+def test_it_fails_a_bad_request_at_once_with_the_error_on_the_job(
+    tiny_project: World,
+) -> None:
+    brief = _brief(tiny_project, variants=1)
+    # A project rule edited into an impossible prompt: instructions that cannot fit.
+    Brief.objects.filter(pk=brief.pk).update(instructions="word " * 20000)
+    job = brief.jobs.get()
+    assert _run(job) == "failed"
+    job.refresh_from_db()
+    brief.refresh_from_db()
+    assert job.status == "failed" and job.attempts == 1
+    assert "PromptTooLongError" in job.error
+    assert brief.status == "failed"
+
+
+def test_it_gives_up_on_a_job_that_killed_its_worker_too_often(
+    tiny_project: World, settings: Any
+) -> None:
+    job = _brief(tiny_project).jobs.get()
+    long_ago = timezone.now() - timedelta(hours=1)
+    GenerationJob.objects.filter(pk=job.pk).update(
+        status="running", attempts=settings.GENERATION_MAX_ATTEMPTS, heartbeat_at=long_ago)
+    assert _run(job) == "nothing to do"
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert "Gave up after 3 attempts" in job.error
+    assert job.brief.status == "failed"
+
+
+def test_it_takes_over_a_job_whose_worker_stopped_beating(tiny_project: World) -> None:
+    job = _brief(tiny_project).jobs.get()
+    dead = jobs.job_claim(job_id=job.pk, worker="dead-worker")
+    assert dead is not None
+    assert jobs.job_claim(job_id=job.pk, worker="other") is None  # still alive
+    GenerationJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert _run(job).startswith("wrote 3 drafts")
+    # The dead worker wakes up and tries to save its drafts: refused, nothing doubled.
+    assert not jobs.job_complete(claim=dead, prompt="p", drafts=[], timings={})
+    assert Draft.objects.filter(job=job).count() == 3
+
+
+def test_it_reconciles_unsent_and_stalled_jobs(tiny_project: World, monkeypatch: Any) -> None:
+    published: list[int] = []
+    monkeypatch.setattr(generate_job, "apply_async",
+                        lambda args, **kw: published.append(args[0]))
+    unsent = _brief(tiny_project).jobs.get()
+    GenerationJob.objects.filter(pk=unsent.pk).update(sent_at=None)
+    stalled = _brief(tiny_project).jobs.get()
+    GenerationJob.objects.filter(pk=stalled.pk).update(
+        status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+    fresh = _brief(tiny_project).jobs.get()
+    GenerationJob.objects.filter(pk=fresh.pk).update(sent_at=timezone.now())
+    published.clear()
+    assert sorted(jobs.jobs_reconcile()) == sorted([unsent.pk, stalled.pk])
+    assert sorted(published) == sorted([unsent.pk, stalled.pk])
+
+
+def test_it_configures_celery_for_reliable_generation(settings: Any) -> None:
+    conf = app.conf
+    longest = max(settings.GENERATION_TASK_TIME_LIMIT, settings.TRAINING_TASK_TIME_LIMIT)
+    assert conf.broker_transport_options["visibility_timeout"] > longest
+    assert conf.broker_transport_options["visibility_timeout"] > 60  # max retry countdown
+    assert generate_job.acks_late and generate_job.reject_on_worker_lost
+    assert generate_job.time_limit == settings.GENERATION_TASK_TIME_LIMIT
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.worker_prefetch_multiplier == 1
+    route = app.amqp.router.route({}, "studio.tasks.generation.generate_job")
+    assert route["queue"].name == "generate"
+    assert {q.name for q in conf.task_queues} == {"generate", "train", "default"}
+    assert "reconcile-generation-jobs" in conf.beat_schedule
+
+
+def test_it_stores_model_output_with_nul_bytes(tiny_project: World) -> None:
+    job = _brief(tiny_project, variants=1).jobs.get()
+    claim = jobs.job_claim(job_id=job.pk, worker="w")
+    assert claim is not None
+    draft = {"variant": 0, "text": "bad\x00byte", "seed": 1, "params": {},
+             "prompt_tokens": 1, "completion_tokens": 2, "flags": []}
+    assert jobs.job_complete(claim=claim, prompt="p", drafts=[draft], timings={})
+    assert Draft.objects.get(job=job).text == "bad\ufffdbyte"
