@@ -1,5 +1,25 @@
+"""URLs of the brief desk (marketers) and the review workspace (editors)."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from studio.views import briefs, review
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    # Brief desk
+    path("projects/<int:project_id>/briefs/", briefs.brief_desk, name="brief_desk"),
+    path("projects/<int:project_id>/briefs/new/", briefs.brief_new, name="brief_new"),
+    path("briefs/<int:brief_id>/", briefs.brief_detail, name="brief_detail"),
+    path("drafts/<int:draft_id>/ab-pick/", briefs.draft_ab_pick, name="draft_ab_pick"),
+    # Review workspace
+    path("review/", review.review_queue_page, name="review_queue"),
+    path("review/bulk/", review.review_bulk, name="review_bulk"),
+    path("projects/<int:project_id>/review/", review.project_review_queue,
+         name="project_review_queue"),
+    path("drafts/<int:draft_id>/review/", review.draft_review, name="draft_review"),
+    path("drafts/<int:draft_id>/approve/", review.draft_approve, name="draft_approve"),
+    path("drafts/<int:draft_id>/reject/", review.draft_reject, name="draft_reject"),
+    path("drafts/<int:draft_id>/save/", review.draft_save, name="draft_save"),
+    path("drafts/<int:draft_id>/diff/", review.draft_diff, name="draft_diff"),
+]

@@ -1,0 +1,84 @@
+"""Reads for the brief desk: a project's briefs (filtered, searched) and one brief's drafts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from studio.models import Brief, ContentKind, Draft, GenerationJob, Project
+from studio.permissions import briefs_visible_to
+
+BRIEF_PAGE_SIZE = 50
+ACTIVE_STATUSES = (Brief.Status.QUEUED, Brief.Status.GENERATING)
+
+
+@dataclass(frozen=True)
+class BriefFilters:
+    kind: str = ""
+    status: str = ""
+    q: str = ""
+
+    @property
+    def querystring(self) -> str:
+        return urlencode({k: v for k, v in self.__dict__.items() if v})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.kind or self.status or self.q)
+
+
+def parse_brief_filters(params: Mapping[str, Any]) -> BriefFilters:
+    def get(name: str) -> str:
+        value = params.get(name, "")
+        return value.strip() if isinstance(value, str) else ""
+
+    return BriefFilters(
+        kind=get("kind") if get("kind") in ContentKind.values else "",
+        status=get("status") if get("status") in Brief.Status.values else "",
+        q=get("q")[:100],
+    )
+
+
+def project_briefs(*, user: Any, project: Project, filters: BriefFilters) -> QuerySet[Brief]:
+    """The project's briefs, newest first, with how many drafts wait and were approved."""
+    qs = briefs_visible_to(user).filter(project=project)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.q:
+        qs = qs.filter(title__icontains=filters.q)
+    return (
+        qs.select_related("author")
+        .only("id", "title", "kind", "status", "variants", "deadline", "created_at",
+              "project_id", "author__username")
+        .annotate(
+            pending=Count("jobs__drafts", filter=Q(jobs__drafts__status=Draft.Status.PENDING)),
+            approved=Count("jobs__drafts", filter=Q(jobs__drafts__status=Draft.Status.APPROVED)),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+@dataclass
+class BriefPage:
+    brief: Brief
+    latest_job: GenerationJob | None
+    older_jobs: list[GenerationJob]
+
+
+def brief_page(*, brief: Brief) -> BriefPage:
+    """The brief's generation jobs, newest first, each with its drafts in variant order."""
+    jobs = list(
+        brief.jobs.select_related("model_version", "requested_by")
+        .prefetch_related(
+            Prefetch("drafts", queryset=Draft.objects.select_related("claimed_by")
+                     .order_by("variant"))
+        )
+        .order_by("-created_at", "-id")
+    )
+    return BriefPage(brief=brief, latest_job=jobs[0] if jobs else None, older_jobs=jobs[1:])

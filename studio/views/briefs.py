@@ -1,0 +1,133 @@
+"""The brief desk: write a brief (one form per kind), follow briefs, pick A/B variants."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from studio.forms.briefs import BRIEF_FORMS
+from studio.models import Brief, ContentKind
+from studio.permissions import (
+    Need,
+    brief_for_user,
+    draft_for_user,
+    project_for_user,
+    role_allows,
+    role_in,
+)
+from studio.selectors.briefs import ACTIVE_STATUSES, brief_page, parse_brief_filters, project_briefs
+from studio.services.briefs import brief_create
+from studio.services.reviews import draft_set_ab_pick
+
+KIND_HINTS: dict[str, str] = {
+    ContentKind.ARTICLE: "A blog post or feature in the house voice.",
+    ContentKind.NEWS: "A news item from facts or a press release.",
+    ContentKind.AD_COPY: "Short ad lines for a channel, with A/B variants.",
+    ContentKind.SUMMARY: "A faithful summary of a source text.",
+    ContentKind.OUTLINE: "Chapters and sections for a long piece or a book.",
+    ContentKind.SOCIAL_POST: "A post sized for one platform.",
+    ContentKind.EMAIL: "A newsletter or customer email with a subject.",
+    ContentKind.FAQ: "Questions and answers from reference material.",
+}
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def brief_desk(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(request.user, project_id)
+    filters = parse_brief_filters(request.GET)
+    paginator = Paginator(project_briefs(user=request.user, project=project, filters=filters), 50)
+    page = paginator.get_page(request.GET.get("page"))
+    context = {
+        "project": project,
+        "filters": filters,
+        "page": page,
+        "kinds": ContentKind.choices,
+        "statuses": Brief.Status.choices,
+        "live": any(b.status in ACTIVE_STATUSES for b in page),
+        "can_submit": role_allows(role_in(request.user, project.team_id), Need.SUBMIT),
+    }
+    template = "studio/briefs/desk.html"
+    if request.htmx and request.htmx.target == "brief-results":  # type: ignore[attr-defined]
+        template += "#results"
+    return render(request, template, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(request.user, project_id, need=Need.SUBMIT)
+    params = request.POST if request.method == "POST" else request.GET
+    kind = params.get("kind", "")
+    form_class = BRIEF_FORMS.get(kind)
+    form = None
+    if form_class is not None:
+        form = form_class(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form is not None:
+        data = request.POST.dict()
+        data["kind"] = kind
+        try:
+            brief = brief_create(user=request.user, project_id=project.pk, data=data)
+        except ValidationError:
+            form.is_valid()  # the same form the service used: errors go next to their fields
+        else:
+            messages.success(request, f"Brief “{brief.title}” saved and queued for writing.")
+            url = reverse("brief_detail", kwargs={"brief_id": brief.pk})
+            if request.htmx:  # type: ignore[attr-defined]
+                return HttpResponseClientRedirect(url)
+            return redirect(url)
+    context = {
+        "project": project,
+        "kind": kind if form is not None else "",
+        "kind_label": ContentKind(kind).label if form is not None else "",
+        "form": form,
+        "kinds": [(value, label, KIND_HINTS.get(value, "")) for value, label in
+                  ContentKind.choices],
+    }
+    template = "studio/briefs/new.html"
+    if request.htmx and request.htmx.target == "brief-form":  # type: ignore[attr-defined]
+        template += "#form"
+    return render(request, template, context)
+
+
+@login_required
+def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
+    brief = brief_for_user(request.user, brief_id)
+    role = role_in(request.user, brief.project.team_id)
+    page = brief_page(brief=brief)
+    return render(request, "studio/briefs/detail.html", {
+        "brief": brief,
+        "project": brief.project,
+        "page": page,
+        "can_submit": role_allows(role, Need.SUBMIT),
+        "can_review": role_allows(role, Need.REVIEW),
+    })
+
+
+@login_required
+@require_POST
+def draft_ab_pick(request: HttpRequest, draft_id: int) -> HttpResponse:
+    picked = request.POST.get("picked") == "1"
+    try:
+        draft = draft_set_ab_pick(user=request.user, draft_id=draft_id, picked=picked)
+    except ValidationError as exc:
+        if request.htmx:  # type: ignore[attr-defined]
+            return HttpResponse(" ".join(exc.messages), status=422)
+        messages.error(request, " ".join(exc.messages))
+        draft = draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        return redirect("brief_detail", brief_id=draft.job.brief_id)
+    if request.htmx:  # type: ignore[attr-defined]
+        role = role_in(request.user, draft.project.team_id)
+        return render(request, "studio/briefs/detail.html#ab-pick", {
+            "draft": draft, "can_submit": True, "can_review": role_allows(role, Need.REVIEW),
+        })
+    return redirect("brief_detail", brief_id=draft.job.brief_id)

@@ -1,0 +1,356 @@
+"""The review workspace: the queue, one draft at a time, decisions that load the next."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from studio.models import Draft, Project, Team
+from studio.permissions import Need, draft_for_user, project_for_user, team_for_user
+from studio.selectors.reviews import (
+    QueueFilters,
+    diff_stats,
+    draft_history,
+    parse_queue_filters,
+    queue_filter_options,
+    queue_neighbour,
+    review_queue,
+    text_with_flag_marks,
+    word_diff,
+)
+from studio.services.reviews import (
+    ReviewError,
+    claim_holder,
+    draft_claim,
+    draft_release,
+    review_approve,
+    review_reject,
+    review_save_edit,
+    reviews_bulk,
+)
+
+
+def _int(value: object) -> int | None:
+    text = str(value or "")
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+# The queue -------------------------------------------------------------------------
+
+
+def _team_scope(request: HttpRequest) -> Team:
+    team: Team | None = request.team  # type: ignore[attr-defined]
+    if team is None:
+        raise Http404("You are not a member of any team")
+    return team_for_user(request.user, team.pk, need=Need.REVIEW)
+
+
+def _queue(request: HttpRequest, *, team: Team, project: Project | None) -> HttpResponse:
+    filters = parse_queue_filters(request.GET)
+    page = review_queue(user=request.user, team=team, project=project, filters=filters,
+                        after=_int(request.GET.get("after")))
+    context = {
+        "page": page,
+        "filters": filters,
+        "project": project,
+        "team": team,
+        "options": queue_filter_options(user=request.user, team=team, project=project),
+        "scope_qs": _scope_qs(project, filters),
+        "queue_url": request.path,
+        "now": timezone.now(),
+    }
+    template = "studio/review/queue.html"
+    if request.htmx and request.htmx.target == "queue-results":  # type: ignore[attr-defined]
+        template += "#results"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def review_queue_page(request: HttpRequest) -> HttpResponse:
+    return _queue(request, team=_team_scope(request), project=None)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def project_review_queue(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(request.user, project_id, need=Need.REVIEW)
+    return _queue(request, team=project.team, project=project)
+
+
+# One draft -------------------------------------------------------------------------
+
+
+def _scope_qs(project: Project | None, filters: QueueFilters) -> str:
+    items = filters.items()
+    if project is not None:
+        items = {"queue": "project", **items}
+    return urlencode(items)
+
+
+def _draft_scope(request: HttpRequest, draft: Draft) -> tuple[Project | None, QueueFilters]:
+    params = request.POST if request.method == "POST" else request.GET
+    project = draft.project if params.get("queue") == "project" else None
+    return project, parse_queue_filters(params)
+
+
+def _queue_url(draft: Draft, project: Project | None, filters: QueueFilters) -> str:
+    if project is not None:
+        url = reverse("project_review_queue", kwargs={"project_id": project.pk})
+    else:
+        url = reverse("review_queue")
+    return f"{url}?{filters.querystring}" if filters.active else url
+
+
+def _review_url(draft_id: int, scope_qs: str) -> str:
+    url = reverse("draft_review", kwargs={"draft_id": draft_id})
+    return f"{url}?{scope_qs}" if scope_qs else url
+
+
+def _workspace_context(
+    request: HttpRequest,
+    draft: Draft,
+    *,
+    mine: bool,
+    editor_text: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    conflict: ReviewError | None = None,
+    notice: str = "",
+) -> dict[str, Any]:
+    project, filters = _draft_scope(request, draft)
+    scope_qs = _scope_qs(project, filters)
+    team = draft.project.team
+    neighbours = {
+        direction: queue_neighbour(user=request.user, team=team, project=project, filters=filters,
+                                   draft_id=draft.pk, backwards=direction == "previous")
+        for direction in ("next", "previous")
+    }
+    text = editor_text if editor_text is not None else draft.current_text
+    return {
+        "draft": draft,
+        "brief": draft.job.brief,
+        "mine": mine,
+        "holder": claim_holder(draft, request.user),
+        "pending": draft.status == Draft.Status.PENDING,
+        "editor_text": text,
+        "model_text": text_with_flag_marks(draft.text, draft.flags),
+        "diff": word_diff(draft.text, text) if text != draft.text else None,
+        "diff_stats": diff_stats(draft.text, text) if text != draft.text else None,
+        "history": draft_history(draft=draft),
+        "errors": errors or {},
+        "conflict": conflict,
+        "conflict_diff": (word_diff(conflict.draft.current_text, text)
+                          if conflict and conflict.draft else None),
+        "notice": notice,
+        "scope_qs": scope_qs,
+        "scope_items": parse_qsl(scope_qs),
+        "queue_url": _queue_url(draft, project, filters),
+        "next_url": _review_url(neighbours["next"], f"{scope_qs}&from={draft.pk}".lstrip("&"))
+        if neighbours["next"] else "",
+        "previous_url": _review_url(neighbours["previous"], scope_qs)
+        if neighbours["previous"] else "",
+        "reasons": queue_filter_options(user=request.user, team=team, project=project)["reasons"],
+        "open_reject": bool(errors and ("reason_tags" in errors or "comment" in errors)),
+    }
+
+
+def _render_workspace(
+    request: HttpRequest, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    template = "studio/review/draft.html"
+    if request.htmx and request.htmx.target == "workspace":  # type: ignore[attr-defined]
+        template += "#workspace"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def draft_review(request: HttpRequest, draft_id: int) -> HttpResponse:
+    left = _int(request.GET.get("from"))
+    if left is not None and left != draft_id:
+        # Moving on from a draft gives its claim back at once.
+        draft_release(user=request.user, draft_id=left)
+    claim = draft_claim(user=request.user, draft_id=draft_id)
+    return _render_workspace(request, _workspace_context(request, claim.draft, mine=claim.mine))
+
+
+def _error_dict(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {("form" if k == "__all__" else k): [str(m) for m in v]
+                for k, v in exc.message_dict.items()}
+    return {"form": list(exc.messages)}
+
+
+def _refused(
+    request: HttpRequest, draft_id: int, exc: ReviewError | ValidationError, text: str | None
+) -> HttpResponse:
+    draft = draft_for_user(request.user, draft_id, need=Need.REVIEW)
+    draft = Draft.objects.select_related(
+        "project__team", "job__brief", "job__model_version", "claimed_by"
+    ).get(pk=draft.pk)
+    if request.POST.get("from") == "queue":
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        if request.htmx:  # type: ignore[attr-defined]
+            return render(request, "studio/review/queue.html#refused-row",
+                          {"draft": draft, "notice": message}, status=409)
+        messages.error(request, message)
+        project, filters = _draft_scope(request, draft)
+        return redirect(_queue_url(draft, project, filters))
+    if isinstance(exc, ValidationError):
+        context = _workspace_context(request, draft, mine=True, editor_text=text,
+                                     errors=_error_dict(exc))
+        return _render_workspace(request, context, status=422)
+    context = _workspace_context(request, draft, mine=claim_holder(draft, request.user) is None,
+                                 editor_text=text, conflict=exc)
+    return _render_workspace(request, context, status=409)
+
+
+def _after_decision(request: HttpRequest, draft: Draft, notice: str) -> HttpResponse:
+    """Load the next draft in the queue (htmx) or send the browser to it."""
+    project, filters = _draft_scope(request, draft)
+    if request.POST.get("from") == "queue":
+        if request.htmx:  # type: ignore[attr-defined]
+            return render(request, "studio/review/queue.html#decided-row",
+                          {"draft": draft, "notice": notice})
+        messages.success(request, notice)
+        return redirect(_queue_url(draft, project, filters))
+    next_id = queue_neighbour(user=request.user, team=draft.project.team, project=project,
+                              filters=filters, draft_id=draft.pk, unclaimed_only=True)
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.success(request, notice)
+        if next_id is None:
+            return redirect(_queue_url(draft, project, filters))
+        return redirect(_review_url(next_id, _scope_qs(project, filters)))
+    if next_id is None:
+        response = render(request, "studio/review/draft.html#queue-clear",
+                          {"notice": notice, "queue_url": _queue_url(draft, project, filters)})
+        response["HX-Push-Url"] = _queue_url(draft, project, filters)
+        return response
+    claim = draft_claim(user=request.user, draft_id=next_id)
+    response = _render_workspace(
+        request, _workspace_context(request, claim.draft, mine=claim.mine, notice=notice)
+    )
+    response["HX-Push-Url"] = _review_url(next_id, _scope_qs(project, filters))
+    return response
+
+
+def _version(request: HttpRequest) -> int | None:
+    return _int(request.POST.get("version"))
+
+
+_BAD_VERSION = "This form is missing the draft's version; reload the page."
+
+
+@login_required
+@require_POST
+def draft_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
+    version = _version(request)
+    text = request.POST.get("text")
+    if version is None:
+        return HttpResponseBadRequest(_BAD_VERSION)
+    try:
+        review = review_approve(user=request.user, draft_id=draft_id, version=version, text=text,
+                                comment=request.POST.get("comment", ""))
+    except (ReviewError, ValidationError) as exc:
+        return _refused(request, draft_id, exc, text)
+    draft = review.draft
+    edited = " with your edits" if review.action == "approve_edited" else ""
+    return _after_decision(request, draft, f"Approved “{draft.job.brief.title}” "
+                                           f"variant {draft.variant + 1}{edited}.")
+
+
+@login_required
+@require_POST
+def draft_reject(request: HttpRequest, draft_id: int) -> HttpResponse:
+    version = _version(request)
+    if version is None:
+        return HttpResponseBadRequest(_BAD_VERSION)
+    try:
+        review = review_reject(
+            user=request.user, draft_id=draft_id, version=version,
+            reason_tags=request.POST.getlist("reason_tags"),
+            comment=request.POST.get("comment", ""),
+        )
+    except (ReviewError, ValidationError) as exc:
+        return _refused(request, draft_id, exc, request.POST.get("text"))
+    draft = review.draft
+    return _after_decision(request, draft, f"Rejected “{draft.job.brief.title}” "
+                                           f"variant {draft.variant + 1}.")
+
+
+@login_required
+@require_POST
+def draft_save(request: HttpRequest, draft_id: int) -> HttpResponse:
+    version = _version(request)
+    text = request.POST.get("text", "")
+    if version is None:
+        return HttpResponseBadRequest(_BAD_VERSION)
+    try:
+        review_save_edit(user=request.user, draft_id=draft_id, version=version, text=text)
+    except (ReviewError, ValidationError) as exc:
+        return _refused(request, draft_id, exc, text)
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.success(request, "Edit saved.")
+        project, filters = _draft_scope(request, Draft.objects.select_related("project")
+                                        .get(pk=draft_id))
+        return redirect(_review_url(draft_id, _scope_qs(project, filters)))
+    claim = draft_claim(user=request.user, draft_id=draft_id)
+    return _render_workspace(request, _workspace_context(
+        request, claim.draft, mine=claim.mine, notice="Edit saved. Approve when it reads right."
+    ))
+
+
+@login_required
+@require_POST
+def draft_diff(request: HttpRequest, draft_id: int) -> HttpResponse:
+    """The live diff under the editor's textarea: the model's text against the edit."""
+    draft = draft_for_user(request.user, draft_id, need=Need.REVIEW)
+    text = request.POST.get("text", "").replace("\r\n", "\n")
+    return render(request, "studio/review/draft.html#diff", {
+        "diff": word_diff(draft.text, text) if text != draft.text else None,
+        "diff_stats": diff_stats(draft.text, text) if text != draft.text else None,
+    })
+
+
+@login_required
+@require_POST
+def review_bulk(request: HttpRequest) -> HttpResponse:
+    _team_scope(request)  # editors and admins only; each draft is checked again
+    pairs: list[tuple[int, int]] = []
+    for value in request.POST.getlist("drafts"):
+        raw_id, _, raw_version = value.partition(":")
+        if _int(raw_id) is not None and _int(raw_version) is not None:
+            pairs.append((int(raw_id), int(raw_version)))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        back = reverse("review_queue")
+    try:
+        result = reviews_bulk(user=request.user, drafts=pairs,
+                              action=request.POST.get("action", ""),
+                              reason_tags=request.POST.getlist("reason_tags"),
+                              comment=request.POST.get("comment", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    verb = "Approved" if request.POST.get("action") == "approve" else "Rejected"
+    if result.decided:
+        messages.success(request, f"{verb} {len(result.decided)} "
+                                  f"draft{'s' if len(result.decided) != 1 else ''}.")
+    for skipped_id, reason in result.skipped.items():
+        messages.warning(request, f"Draft {skipped_id} skipped: {reason}")
+    return redirect(back)
