@@ -292,3 +292,21 @@ def test_it_round_trips_the_config_for_the_job_row() -> None:
     data = json.loads(json.dumps(config.to_dict()))
     assert TrainConfig.from_dict(data) == config
     assert dataclasses.replace(config, epochs=1.0).epochs == 1.0
+
+
+def test_it_stops_early_when_eval_loss_stalls(tiny_model_dir, snapshot, tmp_path) -> None:
+    from generation.training import train_adapter
+
+    # An improvement threshold no eval can beat: the second evaluation counts as a
+    # stall, and patience 1 stops the run there.
+    config = _config(
+        max_steps=30,
+        eval_steps=2,
+        save_steps=2,
+        early_stopping_patience=1,
+        early_stopping_threshold=10.0,
+    )
+    result = train_adapter(tiny_model_dir, snapshot, tmp_path / "job", config)
+    assert result.stopped_early and not result.cancelled
+    assert result.steps == 4
+    assert result.adapter_sha256 == adapter_sha256(result.adapter_dir)
