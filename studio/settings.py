@@ -186,12 +186,12 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Celery (see studio/celery.py for queues and routes).
+# Celery: queues ``generate`` (model inference), ``train`` (fine-tuning) and ``default``
+# (housekeeping). studio/celery.py reads every CELERY_* setting below.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
-# Longest a generation or training task may run; the broker's visibility timeout is
-# derived from these so an unacked task is never redelivered while it still runs.
+# Longest a generation or training task may run.
 GENERATION_TASK_TIME_LIMIT = envint("GENERATION_TASK_TIME_LIMIT", 30 * 60)
 TRAINING_TASK_TIME_LIMIT = envint("TRAINING_TASK_TIME_LIMIT", 6 * 3600)
 GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3)
@@ -201,6 +201,37 @@ GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 120)
 RECONCILE_EVERY = envint("RECONCILE_EVERY", 30)
 # Jobs on the same base model a worker takes into one batched model call.
 GENERATION_MICRO_BATCH = envint("GENERATION_MICRO_BATCH", 8)
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = {"generate": {}, "train": {}, "default": {}}
+CELERY_TASK_ROUTES = {
+    "studio.tasks.generation.*": {"queue": "generate"},
+    "studio.tasks.training.*": {"queue": "train"},
+    "studio.tasks.housekeeping.*": {"queue": "default"},
+}
+# A model task holds a GPU: one message at a time, acked only when done, and given back
+# to the queue when the worker dies under it.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_TRACK_STARTED = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Redis redelivers an unacked message after visibility_timeout: it must outlast the
+# longest task and retry countdown, or a long job would run twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": max(GENERATION_TASK_TIME_LIMIT, TRAINING_TASK_TIME_LIMIT) + 3600
+}
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-generation-jobs": {
+        "task": "studio.tasks.housekeeping.reconcile_jobs",
+        "schedule": float(RECONCILE_EVERY),
+    },
+}
 
 # Models.
 MODEL_CACHE_DIR = Path(os.environ.get("MODEL_CACHE_DIR", VAR_DIR / "models"))

@@ -170,7 +170,7 @@ def test_it_configures_celery_for_reliable_generation(settings: Any) -> None:
     assert conf.worker_prefetch_multiplier == 1
     route = app.amqp.router.route({}, "studio.tasks.generation.generate_job")
     assert route["queue"].name == "generate"
-    assert {q.name for q in conf.task_queues} == {"generate", "train", "default"}
+    assert set(app.amqp.queues) == {"generate", "train", "default"}
     assert "reconcile-generation-jobs" in conf.beat_schedule
 
 
