@@ -1,57 +1,43 @@
-"""Adapter folders on disk: hashing, pickle refusal, atomic publication.
-
-``adapter_sha256`` is meant to equal the hash the inference side checks before it
-loads an adapter; keep the two in step (one definition once ``generation.models``
-exports it).
+"""Adapter folders on disk: hashing and safety checks (shared with the inference side
+in :mod:`generation.adapters`, so a trained adapter's recorded sha256 is exactly what
+the generation worker verifies), and atomic publication of folders.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
-from generation.errors import UnsafeAdapterError
+from generation.adapters import (
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    PICKLE_SUFFIXES,
+    adapter_sha256,
+    check_adapter_dir,
+)
 
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-ADAPTER_CONFIG = "adapter_config.json"
-# Extensions whose loaders unpickle: loading one runs whatever code it carries.
-PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
-
-
-def adapter_sha256(adapter_dir: str | Path) -> str:
-    """sha256 identifying an adapter: over the config and the safetensors weights.
-
-    Both files count because the config (rank, alpha, target modules) changes what the
-    same weights do. The digest is of ``name\\0<sha256 of file>\\n`` lines in name order.
-    """
-    adapter_dir = Path(adapter_dir)
-    outer = hashlib.sha256()
-    for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS):
-        inner = hashlib.sha256()
-        with open(adapter_dir / name, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                inner.update(chunk)
-        outer.update(f"{name}\0{inner.hexdigest()}\n".encode())
-    return outer.hexdigest()
-
-
-def pickle_files(folder: str | Path) -> list[Path]:
-    """Every file under ``folder`` whose format is pickle-based."""
-    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+__all__ = [
+    "ADAPTER_CONFIG",
+    "ADAPTER_WEIGHTS",
+    "PICKLE_SUFFIXES",
+    "adapter_sha256",
+    "check_safe_adapter",
+    "fsync_dir",
+    "fsync_tree",
+    "publish_dir",
+]
 
 
 def check_safe_adapter(adapter_dir: str | Path) -> Path:
-    """Refuse an adapter folder holding pickle files or lacking safetensors weights."""
+    """Refuse an adapter folder holding pickle files or lacking its config or
+    safetensors weights (raises ``UnsafeAdapterError`` / ``AdapterError``)."""
+    from generation.errors import AdapterError
+
     adapter_dir = Path(adapter_dir)
-    bad = pickle_files(adapter_dir)
-    if bad:
-        raise UnsafeAdapterError(
-            f"{adapter_dir} holds pickle-based files ({', '.join(p.name for p in bad)}); refused."
-        )
+    check_adapter_dir(adapter_dir)
     if not (adapter_dir / ADAPTER_WEIGHTS).is_file():
-        raise UnsafeAdapterError(f"{adapter_dir} has no {ADAPTER_WEIGHTS}.")
+        raise AdapterError(f"adapter folder {adapter_dir} has no {ADAPTER_WEIGHTS}")
     return adapter_dir
 
 

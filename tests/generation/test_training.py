@@ -143,6 +143,10 @@ def test_it_trains_a_safetensors_adapter_with_a_matching_hash(trained, tiny_mode
         "adapter_model.safetensors",
     ]
     assert result.adapter_sha256 == adapter_sha256(result.adapter_dir)
+    # The inference side accepts it under the recorded hash.
+    from generation.adapters import AdapterRef, read_verified_adapter
+
+    read_verified_adapter(AdapterRef(str(result.adapter_dir), result.adapter_sha256))
     assert result.steps == 8  # 4 SFT + 4 DPO
     assert {"sft_train_loss", "sft_eval_loss", "dpo_eval_loss"} <= set(result.metrics)
     assert _pickles(out) == []  # no pickle anywhere: adapter, checkpoints, trainer state

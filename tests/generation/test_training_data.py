@@ -165,6 +165,9 @@ def test_it_picks_defaults_from_the_dataset_size() -> None:
     assert small.epochs > large.epochs and small.lora_rank < large.lora_rank
     assert large.max_steps > 0 and large.eval_steps == large.save_steps
     assert TrainConfig.from_dict(small.to_dict()) == small
-    assert TrainConfig.for_dataset(20, epochs=1.0).eval_steps < small.eval_steps
+    assert (
+        TrainConfig.for_dataset(200, epochs=1.0).eval_steps
+        < TrainConfig.for_dataset(200).eval_steps
+    )
     with pytest.raises(ValueError, match="Unknown"):
         TrainConfig.from_dict({"epochz": 1})

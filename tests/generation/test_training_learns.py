@@ -106,7 +106,7 @@ def test_it_learns_the_house_style(smollm2_dir: Path, tmp_path: Path) -> None:
     # product in it is ever trained on.
     snapshot = build_snapshot(train, eval_fraction=0.0, seed=0)
     config = TrainConfig.for_dataset(
-        len(snapshot.sft_train), epochs=2.0, learning_rate=1e-3, batch_size=4
+        len(snapshot.sft_train), epochs=1.0, learning_rate=1e-3, batch_size=4
     )
     started = time.monotonic()
     base = evaluate_adapter(smollm2_dir, None, held_out)
