@@ -17,6 +17,12 @@
     return false;
   }
 
+  // Settling copies "style" attributes between old and new elements with setAttribute,
+  // which a CSP without 'unsafe-inline' styles blocks (and logs); we never use them.
+  if (window.htmx) {
+    window.htmx.config.attributesToSettle = ["class", "width", "height"];
+  }
+
   // htmx leaves 4xx answers unswapped; ours carry the page to show (a conflict with both
   // texts, a form with its errors), so swap them like a 200.
   document.addEventListener("htmx:beforeSwap", function (ev) {
