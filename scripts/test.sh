@@ -15,6 +15,8 @@ fi
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+# Tests publish to their own Redis database so a running studio never sees them.
+export CELERY_BROKER_URL=${CELERY_BROKER_URL:-$REDIS_URL/15}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export STUDIO_TEST_ARTIFACTS=${STUDIO_TEST_ARTIFACTS:-$PWD/test-artifacts}
 
