@@ -31,6 +31,7 @@ from generation.training.errors import (
     NotEnoughExamples,
     SnapshotIntegrityError,
     TrainingError,
+    TrainingInProgress,
 )
 from generation.training.snapshot import Snapshot, build_snapshot, load_snapshot
 
@@ -71,6 +72,7 @@ __all__ = [
     "TrainProgress",
     "TrainResult",
     "TrainingError",
+    "TrainingInProgress",
     "adapter_sha256",
     "build_snapshot",
     "check_safe_adapter",

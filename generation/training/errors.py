@@ -38,3 +38,8 @@ class SnapshotIntegrityError(TrainingError):
 class CheckpointMismatch(TrainingError):
     """The output folder holds checkpoints of a different snapshot or configuration,
     so resuming from them would silently mix two training runs."""
+
+
+class TrainingInProgress(TrainingError):
+    """Another process holds the output folder's lock (a duplicate delivery of the
+    same job while the first one is still running)."""

@@ -16,14 +16,16 @@ Layout of ``output_dir``::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import math
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,11 @@ from generation.training.checkpoints import (
 )
 from generation.training.config import TrainConfig, TrainProgress, TrainResult
 from generation.training.data import SFTExample
-from generation.training.errors import CheckpointMismatch, NotEnoughExamples
+from generation.training.errors import (
+    CheckpointMismatch,
+    NotEnoughExamples,
+    TrainingInProgress,
+)
 from generation.training.evaluate import completion_token_ids
 from generation.training.snapshot import Snapshot
 
@@ -410,6 +416,23 @@ def _run_phase(
     return metrics, int(state.global_step), stopped_early, resumed_from
 
 
+@contextlib.contextmanager
+def _job_lock(output_dir: Path) -> Iterator[None]:
+    # One trainer per output folder: a duplicate delivery of the job must not write
+    # checkpoints next to a live run. flock is released by the kernel when the holder
+    # dies, so a killed run never leaves a stale lock.
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with open(output_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise TrainingInProgress(f"another process is training in {output_dir}") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def train_adapter(
     base_model_dir: str | Path,
     snapshot: Snapshot,
@@ -430,8 +453,9 @@ def train_adapter(
 
     Calling it again with the same arguments after a kill resumes from the last
     complete checkpoint; after success it returns the stored result without training.
-    Raises :class:`NotEnoughExamples` when the training split is too small and
-    :class:`CheckpointMismatch` when ``output_dir`` belongs to another job.
+    Raises :class:`NotEnoughExamples` when the training split is too small,
+    :class:`CheckpointMismatch` when ``output_dir`` belongs to another job and
+    :class:`TrainingInProgress` when another process is training in ``output_dir``.
     """
     base_model_dir = Path(base_model_dir)
     output_dir = Path(output_dir)
@@ -442,6 +466,18 @@ def train_adapter(
     if len(snapshot.sft_train) < config.min_examples:
         raise NotEnoughExamples(len(snapshot.sft_train), config.min_examples)
 
+    with _job_lock(output_dir):
+        return _train_locked(base_model_dir, snapshot, output_dir, config, progress, should_cancel)
+
+
+def _train_locked(
+    base_model_dir: Path,
+    snapshot: Snapshot,
+    output_dir: Path,
+    config: TrainConfig,
+    progress: ProgressFn | None,
+    should_cancel: CancelFn | None,
+) -> TrainResult:
     run = {
         "snapshot": snapshot.content_hash,
         "config": config.to_dict(),

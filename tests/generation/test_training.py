@@ -314,3 +314,16 @@ def test_it_stops_early_when_eval_loss_stalls(tiny_model_dir, snapshot, tmp_path
     assert result.stopped_early and not result.cancelled
     assert result.steps == 4
     assert result.adapter_sha256 == adapter_sha256(result.adapter_dir)
+
+
+def test_it_refuses_a_second_trainer_on_the_same_folder(tiny_model_dir, snapshot, tmp_path) -> None:
+    import fcntl
+
+    from generation.training import TrainingInProgress, train_adapter
+
+    out = tmp_path / "job"
+    out.mkdir()
+    with open(out / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what a live first delivery holds
+        with pytest.raises(TrainingInProgress):
+            train_adapter(tiny_model_dir, snapshot, out, _config())
