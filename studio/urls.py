@@ -26,6 +26,7 @@ urlpatterns = [
     # Brief desk and review workspace (issue 5) and the live generation pipeline (issue 4).
     path("", include("studio.views.urls_desk")),
     path("", include("studio.views.urls_generation")),
+    path("", include("studio.views.urls_training")),
     path("api/", include("studio.api.urls")),
     path("admin/", admin.site.urls),
 ]
