@@ -86,6 +86,13 @@ class TrainingJob(models.Model):
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # "sft" or "dpo": step / total_steps count within this phase.
+    phase = models.CharField(max_length=8, blank=True)
+    # The worker run that owns the job (claimed by a conditional UPDATE) and its last
+    # sign of life: a job running without a heartbeat for TRAINING_STUCK_AFTER is re-sent.
+    claim_token = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
