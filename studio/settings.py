@@ -199,6 +199,11 @@ GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3)
 # re-sent by the reconciler (a live worker beats every quarter of it).
 GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 120)
 RECONCILE_EVERY = envint("RECONCILE_EVERY", 30)
+# A training job running without a heartbeat this long is re-sent (its worker died);
+# the new run resumes from the last complete checkpoint.
+TRAINING_STUCK_AFTER = envint("TRAINING_STUCK_AFTER", 300)
+# Seconds between checks for projects with enough new examples to retrain (auto-retrain).
+AUTO_RETRAIN_EVERY = envint("AUTO_RETRAIN_EVERY", 15 * 60)
 # Jobs on the same base model a worker takes into one batched model call.
 GENERATION_MICRO_BATCH = envint("GENERATION_MICRO_BATCH", 8)
 
@@ -230,6 +235,17 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-generation-jobs": {
         "task": "studio.tasks.housekeeping.reconcile_jobs",
         "schedule": float(RECONCILE_EVERY),
+    },
+    # Training housekeeping runs on the default queue, not behind a long training job.
+    "reconcile-training-jobs": {
+        "task": "studio.tasks.training.reconcile_training_jobs",
+        "schedule": float(RECONCILE_EVERY),
+        "options": {"queue": "default"},
+    },
+    "auto-retrain": {
+        "task": "studio.tasks.training.auto_retrain",
+        "schedule": float(AUTO_RETRAIN_EVERY),
+        "options": {"queue": "default"},
     },
 }
 
