@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "studio",
 ]
 
@@ -211,7 +213,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = {"generate": {}, "train": {}, "default": {}}
+CELERY_TASK_QUEUES: dict[str, dict[str, str]] = {"generate": {}, "train": {}, "default": {}}
 CELERY_TASK_ROUTES = {
     "studio.tasks.generation.*": {"queue": "generate"},
     "studio.tasks.training.*": {"queue": "train"},
@@ -268,7 +270,24 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Content Studio API",
+    "DESCRIPTION": "Briefs, drafts, reviews, training data, training jobs and model versions.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Generation requests (brief submit, regenerate) one team may make per minute through
+# the API; counted in Redis (one INCR per request), shared by every web process.
+API_GENERATION_RATE = envint("API_GENERATION_RATE", 30)
+API_THROTTLE_REDIS_URL = os.environ.get("API_THROTTLE_REDIS_URL", "") or CELERY_BROKER_URL
 
 LOGGING = {
     "version": 1,
