@@ -1,0 +1,528 @@
+"""Training data, retraining jobs and model versions: every write of issue 6.
+
+* Examples: admins exclude or include a project's training examples; excluded ones
+  never reach a snapshot.
+* Jobs: :func:`training_job_start` freezes the project's examples into a content-hashed
+  snapshot (``generation.training.build_snapshot``), refuses too little data or a second
+  active job, and enqueues ``run_training_job`` on commit. The task claims the job with a
+  conditional UPDATE (``queued``, or ``running`` with a stale heartbeat), so a duplicate
+  delivery does nothing and a job whose worker died is picked up again and resumes from
+  its output folder's last complete checkpoint.
+* Versions: a finished job registers a ModelVersion; :func:`model_promote` and
+  :func:`model_rollback` switch the live version atomically (project row locked), after
+  checking the adapter file is there and still has its recorded sha256.
+
+No torch here: only the data side of ``generation.training`` is imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
+from django.http import Http404
+from django.utils import timezone
+
+from generation.adapters import adapter_sha256, check_adapter_dir
+from generation.errors import AdapterError
+from generation.training import (
+    MIN_PREFERENCE_EXAMPLES,
+    InvalidExample,
+    NotEnoughExamples,
+    PreferenceExample,
+    SFTExample,
+    Snapshot,
+    TrainConfig,
+    build_snapshot,
+)
+from studio.models import (
+    DatasetSnapshot,
+    ModelVersion,
+    Project,
+    TrainingExample,
+    TrainingJob,
+)
+from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
+from studio.services.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
+# Claims of one job before it is marked failed: each dead worker counts as one.
+MAX_ATTEMPTS = 3
+LOG_TAIL_CHARS = 8000
+EVAL_FRACTION = 0.1
+
+
+# --- Examples ----------------------------------------------------------------------
+
+
+def example_set_excluded(*, user: Any, example_id: object, excluded: bool) -> TrainingExample:
+    """Exclude an example from training (or include it again)."""
+    try:
+        project_id = TrainingExample.objects.values_list("project_id", flat=True).get(
+            pk=int(str(example_id))
+        )
+    except (ValueError, TypeError, TrainingExample.DoesNotExist) as exc:
+        raise Http404("Not found") from exc
+    project = project_for_user(user, project_id, need=Need.ADMIN)
+    with transaction.atomic():
+        example = TrainingExample.objects.select_for_update().get(pk=int(str(example_id)))
+        if example.excluded != excluded:
+            example.excluded = excluded
+            example.save(update_fields=["excluded"])
+            audit_record(actor=user, team=project.team,
+                         verb="example.exclude" if excluded else "example.include",
+                         obj=example, before={"excluded": not excluded},
+                         after={"excluded": excluded})
+    return example
+
+
+def training_examples(project: Project) -> Any:
+    """The project's examples that go into training (never another project's)."""
+    return TrainingExample.objects.filter(project=project, excluded=False)
+
+
+def dataset_examples(project: Project) -> tuple[list[SFTExample], list[PreferenceExample]]:
+    """The project's non-excluded examples as the library's dataclasses.
+
+    Approved texts are SFT examples, edited drafts preference pairs; rejected drafts
+    teach nothing yet (no negative-only objective). A malformed row is skipped and logged.
+    """
+    sft: list[SFTExample] = []
+    pref: list[PreferenceExample] = []
+    rows = training_examples(project).filter(
+        kind__in=[TrainingExample.Kind.SFT, TrainingExample.Kind.PREFERENCE]
+    ).order_by("pk").values_list("pk", "kind", "prompt", "completion", "rejected_completion")
+    for pk, kind, prompt, completion, rejected in rows.iterator():
+        try:
+            if kind == TrainingExample.Kind.SFT:
+                sft.append(SFTExample(prompt or [], completion))
+            else:
+                pref.append(PreferenceExample(prompt or [], completion, rejected))
+        except (InvalidExample, AttributeError, TypeError) as exc:
+            logger.warning("training example %s skipped: %s", pk, exc)
+    return sft, pref
+
+
+def snapshot_path(project_id: int, content_hash: str) -> Path:
+    return Path(settings.DATASET_DIR) / str(project_id) / content_hash
+
+
+def snapshot_freeze(*, project: Project) -> tuple[Snapshot, DatasetSnapshot]:
+    """Freeze the project's examples into a snapshot folder and its row (idempotent:
+    the same examples give the same hash, folder and row)."""
+    sft, pref = dataset_examples(project)
+    snapshot = build_snapshot(sft, pref, eval_fraction=EVAL_FRACTION, seed=0)
+    path = snapshot.write(snapshot_path(project.pk, snapshot.content_hash))
+    row, _ = DatasetSnapshot.objects.get_or_create(
+        project=project,
+        content_hash=snapshot.content_hash,
+        defaults={"counts": snapshot.counts, "path": str(path)},
+    )
+    return snapshot, row
+
+
+# --- Jobs --------------------------------------------------------------------------
+
+
+def _busy_message(job_id: int) -> str:
+    return (f"Training job #{job_id} is already queued or running for this project; "
+            "wait for it to finish or cancel it before starting another.")
+
+
+def _config_for(snapshot: Snapshot, method: str, overrides: dict[str, Any]) -> TrainConfig:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValidationError(f"Unknown training settings: {', '.join(unknown)}")
+    values = dict(overrides)
+    if method == TrainingJob.Method.SFT:
+        values["dpo"] = False
+    else:
+        values.setdefault("dpo", True)
+    try:
+        return TrainConfig.for_dataset(
+            len(snapshot.sft_train), n_preference=len(snapshot.preference_train), **values
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"Invalid training settings: {exc}") from exc
+
+
+def _check_enough(snapshot: Snapshot, config: TrainConfig) -> None:
+    have = len(snapshot.sft_train)
+    if have < config.min_examples:
+        raise ValidationError(str(NotEnoughExamples(have, config.min_examples)))
+    if config.dpo and len(snapshot.preference_train) < config.dpo_min_examples:
+        raise ValidationError(str(NotEnoughExamples(
+            len(snapshot.preference_train), config.dpo_min_examples,
+            kind="preference (edited draft)",
+        )) + " Or train with LoRA SFT only.")
+
+
+def _job_create(
+    *, project: Project, user: Any, method: str, overrides: dict[str, Any], auto: bool
+) -> TrainingJob:
+    if method not in TrainingJob.Method.values:
+        raise ValidationError(f"Unknown training method {method!r}.")
+    active = TrainingJob.objects.filter(project=project, status__in=ACTIVE).first()
+    if active is not None:
+        raise ValidationError(_busy_message(active.pk))
+    snapshot, snapshot_row = snapshot_freeze(project=project)
+    config = _config_for(snapshot, method, overrides)
+    _check_enough(snapshot, config)
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()
+        try:
+            with transaction.atomic():
+                job = TrainingJob.objects.create(
+                    project=project, requested_by=user, method=method,
+                    hyperparameters=config.to_dict(), snapshot=snapshot_row,
+                    total_steps=0,
+                )
+        except IntegrityError as exc:
+            # The one-active-job constraint: another start won the race.
+            active = TrainingJob.objects.filter(project=project, status__in=ACTIVE).first()
+            raise ValidationError(_busy_message(active.pk if active else 0)) from exc
+        job.checkpoint_path = str(Path(settings.ADAPTER_DIR) / str(project.pk) / f"job-{job.pk}")
+        job.save(update_fields=["checkpoint_path"])
+        audit_record(actor=user, team=project.team, verb="training.start", obj=job,
+                     after={"method": method, "snapshot": snapshot.content_hash,
+                            "counts": snapshot.counts, "auto": auto})
+        transaction.on_commit(lambda: training_job_send(job.pk))
+    return job
+
+
+def training_job_start(
+    *, user: Any, project_id: object, method: str = TrainingJob.Method.SFT,
+    overrides: dict[str, Any] | None = None,
+) -> TrainingJob:
+    """Snapshot the project's examples and queue a retraining job.
+
+    Raises ValidationError (the message says what is missing) when there are too few
+    examples, when another job of the project is queued or running, or on bad settings.
+    """
+    project = project_for_user(user, project_id, need=Need.ADMIN)
+    return _job_create(project=project, user=user, method=method,
+                       overrides=dict(overrides or {}), auto=False)
+
+
+def training_job_send(job_id: int) -> bool:
+    """Publish the job's task (on commit). A broker outage leaves the job queued for
+    the reconciler."""
+    from studio.tasks.training import run_training_job
+
+    try:
+        run_training_job.apply_async(args=[job_id], retry=False)
+    except Exception:  # noqa: BLE001 - any broker error: the reconciler re-sends
+        logger.warning("Broker unreachable; training job %s stays queued", job_id)
+        return False
+    TrainingJob.objects.filter(pk=job_id).update(sent_at=timezone.now())
+    return True
+
+
+def training_job_cancel(*, user: Any, job_id: object) -> TrainingJob:
+    """Cancel a queued job at once; ask a running one to stop at its next step."""
+    job = training_job_for_user(user, job_id, need=Need.ADMIN)
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update().select_related("project__team").get(
+            pk=job.pk
+        )
+        before = {"status": job.status}
+        if job.status == TrainingJob.Status.QUEUED:
+            job.status = TrainingJob.Status.CANCELLED
+            job.finished_at = timezone.now()
+        elif job.status == TrainingJob.Status.RUNNING:
+            job.cancel_requested = True
+        else:
+            raise ValidationError(f"Job #{job.pk} has already ended ({job.get_status_display()}).")
+        job.save(update_fields=["status", "finished_at", "cancel_requested"])
+        audit_record(actor=user, team=job.project.team, verb="training.cancel", obj=job,
+                     before=before, after={"status": job.status, "cancel_requested": True})
+    return job
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: int
+    token: str
+    attempts: int
+
+
+def _stale_before() -> Any:
+    return timezone.now() - timedelta(seconds=settings.TRAINING_STUCK_AFTER)
+
+
+def training_job_claim(*, job_id: int) -> Claim | None:
+    """Take the job for this run: queued, or running with a stale heartbeat (its worker
+    died). None when another run has it or it has ended."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    claimed = TrainingJob.objects.filter(pk=job_id, cancel_requested=False).filter(
+        Q(status=TrainingJob.Status.QUEUED)
+        | Q(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before())
+        | Q(status=TrainingJob.Status.RUNNING, heartbeat_at__isnull=True)
+    ).update(status=TrainingJob.Status.RUNNING, attempts=F("attempts") + 1,
+             claim_token=token, heartbeat_at=now)
+    if not claimed:
+        # A running job whose worker died after a cancel request ends as cancelled.
+        TrainingJob.objects.filter(pk=job_id, cancel_requested=True).filter(
+            Q(status=TrainingJob.Status.QUEUED)
+            | Q(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before())
+        ).update(status=TrainingJob.Status.CANCELLED, finished_at=now)
+        return None
+    TrainingJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+    attempts = TrainingJob.objects.values_list("attempts", flat=True).get(pk=job_id)
+    if attempts > MAX_ATTEMPTS:
+        training_job_fail(
+            claim=Claim(job_id, token, attempts),
+            error=f"Gave up after {attempts - 1} attempts: the training worker stopped each "
+            "time (crash, out of memory or time limit).",
+        )
+        return None
+    return Claim(job_id=job_id, token=token, attempts=attempts)
+
+
+def _mine(claim: Claim) -> Any:
+    return TrainingJob.objects.filter(pk=claim.job_id, claim_token=claim.token,
+                                      status=TrainingJob.Status.RUNNING)
+
+
+def training_job_heartbeat(*, claim: Claim) -> bool:
+    return bool(_mine(claim).update(heartbeat_at=timezone.now()))
+
+
+def training_job_progress(
+    *, claim: Claim, phase: str, step: int, total_steps: int, eta_seconds: float | None,
+    loss_curve: list[dict[str, Any]], log_tail: str,
+) -> bool:
+    """Store the latest progress; False when this run lost its claim."""
+    return bool(_mine(claim).update(
+        phase=phase[:8], step=max(0, step), total_steps=max(0, total_steps),
+        eta_seconds=None if eta_seconds is None else max(0, int(eta_seconds)),
+        loss_curve=loss_curve, log_tail=log_tail[-LOG_TAIL_CHARS:],
+        heartbeat_at=timezone.now(),
+    ))
+
+
+def training_job_log(*, claim: Claim, loss_curve: list[dict[str, Any]], log_tail: str) -> bool:
+    """Store the curve and log without touching the step (between phases, at eval)."""
+    return bool(_mine(claim).update(loss_curve=loss_curve, log_tail=log_tail[-LOG_TAIL_CHARS:],
+                                    eta_seconds=None, heartbeat_at=timezone.now()))
+
+
+def training_job_should_stop(*, claim: Claim) -> bool:
+    """True when an admin asked to cancel or another run took the job over."""
+    row = TrainingJob.objects.filter(pk=claim.job_id).values(
+        "cancel_requested", "claim_token", "status"
+    ).first()
+    return (row is None or row["cancel_requested"] or row["claim_token"] != claim.token
+            or row["status"] != TrainingJob.Status.RUNNING)
+
+
+def training_job_inputs(*, job_id: int) -> dict[str, Any]:
+    """Everything the task needs, as plain data."""
+    job = TrainingJob.objects.select_related("project__live_model", "snapshot").get(pk=job_id)
+    project = job.project
+    live = project.live_model
+    return {
+        "job_id": job.pk,
+        "base_model": project.base_model or settings.DEFAULT_BASE_MODEL,
+        "snapshot_path": job.snapshot.path if job.snapshot else "",
+        "output_dir": job.checkpoint_path,
+        "hyperparameters": dict(job.hyperparameters),
+        "incumbent": (
+            {"version": live.number, "path": live.adapter_path, "sha256": live.adapter_sha256}
+            if live is not None and live.adapter_path else None
+        ),
+        "loss_curve": list(job.loss_curve or []),
+        "log_tail": job.log_tail,
+    }
+
+
+def training_job_fail(*, claim: Claim, error: str) -> bool:
+    return bool(_mine(claim).update(status=TrainingJob.Status.FAILED, error=error[:4000],
+                                    finished_at=timezone.now(), eta_seconds=None))
+
+
+def training_job_stopped(*, claim: Claim) -> bool:
+    """The run stopped on a cancel request: the job ends cancelled (no version)."""
+    return bool(_mine(claim).filter(cancel_requested=True).update(
+        status=TrainingJob.Status.CANCELLED, finished_at=timezone.now(), eta_seconds=None
+    ))
+
+
+def training_job_finish(
+    *, claim: Claim, adapter_path: str, adapter_sha: str, metrics: dict[str, Any],
+    candidate_wins: bool,
+) -> ModelVersion | None:
+    """Register the job's adapter as the project's next ModelVersion (ready), mark the
+    job succeeded and, with auto-promote on and a winning candidate, make it live.
+    None (nothing written) when the claim was lost."""
+    with transaction.atomic():
+        job = TrainingJob.objects.select_related("project").get(pk=claim.job_id)
+        project = Project.objects.select_for_update().select_related("team").get(
+            pk=job.project_id
+        )
+        job = TrainingJob.objects.select_for_update().get(pk=claim.job_id)
+        if job.status != TrainingJob.Status.RUNNING or job.claim_token != claim.token:
+            return None
+        number = (ModelVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"]
+                  or 0) + 1
+        version = ModelVersion.objects.create(
+            project=project, number=number,
+            base_model=project.base_model or settings.DEFAULT_BASE_MODEL,
+            adapter_path=adapter_path, adapter_sha256=adapter_sha,
+            parent=project.live_model, snapshot=job.snapshot, training_job=job,
+            metrics={**metrics, "candidate_wins": candidate_wins},
+            status=ModelVersion.Status.READY,
+        )
+        job.status = TrainingJob.Status.SUCCEEDED
+        job.finished_at = timezone.now()
+        job.eta_seconds = None
+        job.error = ""
+        job.save(update_fields=["status", "finished_at", "eta_seconds", "error"])
+        if project.auto_promote and candidate_wins:
+            _make_live(project=project, version=version, actor=None, verb="model.promote",
+                       extra={"auto": True})
+    return version
+
+
+def training_jobs_reconcile() -> list[int]:
+    """Re-send jobs whose message may be lost: queued and never sent (broker down), or
+    running without a heartbeat (the worker died: Redis would redeliver only after its
+    visibility timeout, hours later). Duplicates are harmless: the claim decides."""
+    stale = _stale_before()
+    long_ago = timezone.now() - timedelta(seconds=max(3600, settings.TRAINING_STUCK_AFTER * 12))
+    ids = list(
+        TrainingJob.objects.filter(
+            Q(status=TrainingJob.Status.QUEUED, sent_at__isnull=True)
+            | Q(status=TrainingJob.Status.QUEUED, sent_at__lt=long_ago)
+            | Q(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=stale)
+        ).order_by("created_at").values_list("pk", flat=True)[:100]
+    )
+    return [job_id for job_id in ids if training_job_send(job_id)]
+
+
+def training_auto_retrain() -> list[int]:
+    """Start a job for each project with an auto-retrain threshold that has at least that
+    many new (non-excluded) examples since its live version was created and since its last
+    job was started (so a job that did not lead to a promotion is not repeated on the same
+    data). Returns the new job ids."""
+    started: list[int] = []
+    projects = Project.objects.filter(auto_retrain_threshold__isnull=False).select_related(
+        "team", "live_model"
+    )
+    for project in projects:
+        threshold = project.auto_retrain_threshold or 0
+        if threshold <= 0 or TrainingJob.objects.filter(project=project,
+                                                         status__in=ACTIVE).exists():
+            continue
+        marks = [project.live_model.created_at] if project.live_model else []
+        last = TrainingJob.objects.filter(project=project).aggregate(at=Max("created_at"))["at"]
+        if last is not None:
+            marks.append(last)
+        new = training_examples(project)
+        if marks:
+            new = new.filter(created_at__gt=max(marks))
+        if new.count() < threshold:
+            continue
+        method = (TrainingJob.Method.SFT_DPO
+                  if training_examples(project).filter(kind=TrainingExample.Kind.PREFERENCE)
+                  .count() >= MIN_PREFERENCE_EXAMPLES else TrainingJob.Method.SFT)
+        try:
+            job = _job_create(project=project, user=None, method=method, overrides={},
+                              auto=True)
+        except ValidationError as exc:
+            logger.info("auto-retrain of project %s skipped: %s", project.pk,
+                        " ".join(exc.messages))
+            continue
+        started.append(job.pk)
+    return started
+
+
+# --- Versions ----------------------------------------------------------------------
+
+
+def _verify_adapter(version: ModelVersion) -> None:
+    if not version.adapter_path:
+        raise ValidationError(f"v{version.number} has no adapter; the live model is unchanged.")
+    folder = Path(version.adapter_path)
+    try:
+        check_adapter_dir(folder)
+        actual = adapter_sha256(folder)
+    except AdapterError as exc:
+        raise ValidationError(
+            f"The adapter of v{version.number} cannot be used ({exc}); the live model is "
+            "unchanged."
+        ) from exc
+    if actual != version.adapter_sha256.lower():
+        raise ValidationError(
+            f"The adapter file of v{version.number} no longer matches its recorded sha256 "
+            "(changed or replaced on disk); refused, the live model is unchanged."
+        )
+
+
+def _make_live(
+    *, project: Project, version: ModelVersion, actor: Any, verb: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Switch the live version; the caller holds the project row lock."""
+    _verify_adapter(version)
+    old = project.live_model
+    now = timezone.now()
+    if old is not None and old.pk != version.pk:
+        ModelVersion.objects.filter(pk=old.pk).update(status=ModelVersion.Status.ARCHIVED)
+    ModelVersion.objects.filter(project=project, status=ModelVersion.Status.LIVE).exclude(
+        pk=version.pk
+    ).update(status=ModelVersion.Status.ARCHIVED)
+    version.status = ModelVersion.Status.LIVE
+    version.promoted_at = now
+    version.save(update_fields=["status", "promoted_at"])
+    project.live_model = version
+    project.save(update_fields=["live_model", "updated_at"])
+    audit_record(actor=actor, team=project.team, verb=verb, obj=version,
+                 before={"live": old.number if old else None},
+                 after={"live": version.number, **(extra or {})})
+
+
+def _switch(*, user: Any, version_id: object, allowed: tuple[str, ...], verb: str,
+            refusal: str) -> ModelVersion:
+    version = version_for_user(user, version_id, need=Need.ADMIN)
+    with transaction.atomic():
+        project = Project.objects.select_for_update().select_related(
+            "team", "live_model"
+        ).get(pk=version.project_id)
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status not in allowed:
+            raise ValidationError(refusal.format(n=version.number,
+                                                 status=version.get_status_display().lower()))
+        _make_live(project=project, version=version, actor=user, verb=verb)
+    return version
+
+
+def model_promote(*, user: Any, version_id: object) -> ModelVersion:
+    """Make a ready version live (the old live one is archived). One transaction."""
+    return _switch(
+        user=user, version_id=version_id, allowed=(ModelVersion.Status.READY,),
+        verb="model.promote",
+        refusal="v{n} is {status}; only a ready version can be promoted.",
+    )
+
+
+def model_rollback(*, user: Any, version_id: object) -> ModelVersion:
+    """Make an archived (earlier live) version live again."""
+    return _switch(
+        user=user, version_id=version_id, allowed=(ModelVersion.Status.ARCHIVED,),
+        verb="model.rollback",
+        refusal="v{n} is {status}; roll back goes to an archived (earlier live) version.",
+    )

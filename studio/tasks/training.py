@@ -1,0 +1,228 @@
+"""Training tasks: ``run_training_job`` (queue ``train``) and training housekeeping
+(``reconcile_training_jobs``, ``auto_retrain``, on the default queue by beat).
+
+The bridge between TrainingJob rows and ``generation.training``: database work is in
+studio.services.training; this module claims the job, turns rows into the library's
+inputs, reports progress back and evaluates the result. torch is imported only inside
+the task, never when the web process imports this module.
+
+Safe to run twice and after a kill: the claim is a conditional UPDATE, the output folder
+is the job's own (``ADAPTER_DIR/<project>/job-<id>``), and ``train_adapter`` resumes
+from its last complete checkpoint (or returns the stored result of a finished run).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import connection
+
+from studio.services import training as svc
+
+logger = logging.getLogger(__name__)
+
+_TRAIN_LOSS = re.compile(r"[\s,:]loss=")
+# Progress rows are written at most this often (plus every eval, start and resume).
+PROGRESS_EVERY_S = 1.0
+CANCEL_CHECK_EVERY_S = 1.0
+
+
+class ProgressRecorder:
+    """Turns TrainProgress reports into the job's step, loss curve and log tail."""
+
+    def __init__(self, claim: svc.Claim, loss_curve: list[dict[str, Any]], log_tail: str):
+        self.claim = claim
+        self.curve = loss_curve
+        self.log = log_tail
+        self.last_write = 0.0
+        self.lost = False
+
+    def __call__(self, report: Any) -> None:
+        urgent = False
+        message = report.message or ""
+        if "resumed at step" in message:
+            # Points logged after the checkpoint by the dead run are trained again now.
+            self.curve = [p for p in self.curve
+                          if p.get("phase") != report.phase or p.get("step", 0) <= report.step]
+            urgent = True
+        point = {"phase": report.phase, "step": report.step}
+        if _TRAIN_LOSS.search(message) and report.train_loss is not None:
+            self.curve.append({**point, "loss": round(report.train_loss, 5)})
+        if "eval_loss=" in message and report.eval_loss is not None:
+            self.curve.append({**point, "eval_loss": round(report.eval_loss, 5)})
+            urgent = True
+        if message:
+            self.log = (self.log + message + "\n")[-svc.LOG_TAIL_CHARS:]
+        if "started" in message or "cancelled" in message:
+            urgent = True
+        now = time.monotonic()
+        if urgent or now - self.last_write >= PROGRESS_EVERY_S or (
+            report.total_steps and report.step >= report.total_steps
+        ):
+            self.flush(report)
+            self.last_write = now
+
+    def flush(self, report: Any) -> None:
+        ok = svc.training_job_progress(
+            claim=self.claim, phase=report.phase, step=report.step,
+            total_steps=report.total_steps, eta_seconds=report.eta_s,
+            loss_curve=self.curve, log_tail=self.log,
+        )
+        self.lost = self.lost or not ok
+
+    def note(self, line: str) -> None:
+        self.log = (self.log + line + "\n")[-svc.LOG_TAIL_CHARS:]
+
+
+class CancelCheck:
+    """``should_cancel`` for the trainer: asks the database at most once a second."""
+
+    def __init__(self, claim: svc.Claim) -> None:
+        self.claim = claim
+        self.checked = 0.0
+        self.answer = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.answer and now - self.checked >= CANCEL_CHECK_EVERY_S:
+            self.checked = now
+            self.answer = svc.training_job_should_stop(claim=self.claim)
+        return self.answer
+
+
+@contextmanager
+def heartbeat(claim: svc.Claim) -> Iterator[None]:
+    """Keep the claim alive from a side thread (model loading and eval report nothing)."""
+    stop = threading.Event()
+    every = max(0.5, settings.TRAINING_STUCK_AFTER / 4)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                svc.training_job_heartbeat(claim=claim)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name="training-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _metrics(candidate: Any, incumbent: Any, incumbent_name: str, result: Any) -> dict[str, Any]:
+    return {
+        "candidate": {"eval_loss": candidate.loss, "perplexity": candidate.perplexity,
+                      "n_tokens": candidate.n_tokens, "n_examples": candidate.n_examples},
+        "incumbent": {"name": incumbent_name, "eval_loss": incumbent.loss,
+                      "perplexity": incumbent.perplexity, "n_tokens": incumbent.n_tokens,
+                      "n_examples": incumbent.n_examples},
+        "train": {**result.metrics, "steps": result.steps,
+                  "stopped_early": result.stopped_early,
+                  "resumed_from_step": result.resumed_from_step,
+                  "phases": list(result.phases)},
+    }
+
+
+def _incumbent_adapter(inputs: dict[str, Any], recorder: ProgressRecorder) -> tuple[Any, str]:
+    """The live version's adapter folder to compare against, or None for the bare base."""
+    from generation.adapters import adapter_sha256
+    from generation.errors import AdapterError
+
+    live = inputs["incumbent"]
+    if live is None:
+        return None, "base model"
+    try:
+        if adapter_sha256(live["path"]) != live["sha256"]:
+            raise AdapterError("sha256 does not match the record")
+    except AdapterError as exc:
+        recorder.note(f"live v{live['version']} adapter unusable ({exc}); compared with the base")
+        return None, "base model (live adapter unusable)"
+    return live["path"], f"v{live['version']}"
+
+
+def _train(claim: svc.Claim) -> str:
+    from generation.models import resolve_model_dir
+    from generation.training import (
+        TrainConfig,
+        compare,
+        evaluate_adapter,
+        load_snapshot,
+        train_adapter,
+    )
+
+    inputs = svc.training_job_inputs(job_id=claim.job_id)
+    recorder = ProgressRecorder(claim, inputs["loss_curve"], inputs["log_tail"])
+    recorder.note(f"attempt {claim.attempts}: preparing the base model and snapshot")
+    base_dir = resolve_model_dir(inputs["base_model"], settings.MODEL_CACHE_DIR)
+    snapshot = load_snapshot(inputs["snapshot_path"])
+    config = TrainConfig.from_dict(inputs["hyperparameters"])
+    result = train_adapter(base_dir, snapshot, inputs["output_dir"], config,
+                           progress=recorder, should_cancel=CancelCheck(claim))
+    if result.cancelled:
+        svc.training_job_stopped(claim=claim)
+        return "cancelled"
+    recorder.note("evaluating the candidate and the live version on the held-out split")
+    svc.training_job_log(claim=claim, loss_curve=recorder.curve, log_tail=recorder.log)
+    incumbent_dir, incumbent_name = _incumbent_adapter(inputs, recorder)
+    evals = snapshot.sft_eval or snapshot.sft_train
+    candidate = evaluate_adapter(base_dir, result.adapter_dir, evals,
+                                 max_length=config.max_length)
+    incumbent = evaluate_adapter(base_dir, incumbent_dir, evals, max_length=config.max_length)
+    wins = compare(candidate, incumbent)
+    version = svc.training_job_finish(
+        claim=claim, adapter_path=str(result.adapter_dir), adapter_sha=str(result.adapter_sha256),
+        metrics=_metrics(candidate, incumbent, incumbent_name, result), candidate_wins=wins,
+    )
+    return "claim lost" if version is None else f"registered v{version.number}"
+
+
+@shared_task(
+    bind=True,
+    name="studio.tasks.training.run_training_job",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=settings.TRAINING_TASK_TIME_LIMIT,
+    soft_time_limit=max(1, settings.TRAINING_TASK_TIME_LIMIT - 60),
+)
+def run_training_job(self: Any, job_id: int) -> str:
+    from generation.errors import GenerationError
+    from generation.training import TrainingInProgress
+
+    claim = svc.training_job_claim(job_id=job_id)
+    if claim is None:
+        return "nothing to do"
+    try:
+        with heartbeat(claim):
+            return _train(claim)
+    except TrainingInProgress:
+        # The previous run of this job is still alive and holds the folder lock; it
+        # notices the lost claim at its next step and stops, then a re-send resumes.
+        return "another run holds the output folder"
+    except GenerationError as exc:
+        svc.training_job_fail(claim=claim, error=str(exc))
+        return "failed"
+    except Exception as exc:
+        logger.exception("training job %s failed", job_id)
+        svc.training_job_fail(claim=claim, error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+
+
+@shared_task(name="studio.tasks.training.reconcile_training_jobs", queue="default")
+def reconcile_training_jobs() -> list[int]:
+    return svc.training_jobs_reconcile()
+
+
+@shared_task(name="studio.tasks.training.auto_retrain", queue="default")
+def auto_retrain() -> list[int]:
+    return svc.training_auto_retrain()
