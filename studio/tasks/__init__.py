@@ -1,5 +1,5 @@
 """Celery tasks: the only code that runs generation/ models. Ids in, one service call."""
 
-from studio.tasks import generation, housekeeping
+from studio.tasks import generation, housekeeping, training
 
-__all__ = ["generation", "housekeeping"]
+__all__ = ["generation", "housekeeping", "training"]
