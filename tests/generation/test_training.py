@@ -327,3 +327,43 @@ def test_it_refuses_a_second_trainer_on_the_same_folder(tiny_model_dir, snapshot
         fcntl.flock(held, fcntl.LOCK_EX)  # what a live first delivery holds
         with pytest.raises(TrainingInProgress):
             train_adapter(tiny_model_dir, snapshot, out, _config())
+
+
+def test_it_restores_optimizer_scheduler_and_rng_state_without_pickle(tmp_path) -> None:
+    import random
+
+    import torch
+
+    from generation.training.checkpoints import (
+        load_optimizer_state,
+        load_rng_state,
+        save_optimizer_state,
+        save_rng_state,
+    )
+
+    def make() -> tuple[Any, Any, Any]:
+        torch.manual_seed(0)
+        layer = torch.nn.Linear(4, 3)
+        opt = torch.optim.AdamW(layer.parameters(), lr=0.1, betas=(0.8, 0.95))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (step + 1))
+        return layer, opt, sched
+
+    layer, opt, sched = make()
+    for _ in range(3):
+        layer(torch.ones(2, 4)).sum().backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+    save_optimizer_state(opt, sched, tmp_path)
+    save_rng_state(tmp_path)
+    expected = (random.random(), torch.rand(2).tolist())
+    assert _pickles(tmp_path) == []
+
+    _, opt2, sched2 = make()
+    assert load_optimizer_state(opt2, sched2, tmp_path)
+    load_rng_state(tmp_path)
+    assert (random.random(), torch.rand(2).tolist()) == expected
+    for key in ("exp_avg", "exp_avg_sq", "step"):
+        assert torch.equal(opt.state_dict()["state"][0][key], opt2.state_dict()["state"][0][key])
+    assert opt2.param_groups[0]["betas"] == (0.8, 0.95)
+    assert sched2.last_epoch == 3 and sched2.get_last_lr() == sched.get_last_lr()
