@@ -370,9 +370,9 @@ def training_job_finish(
     None (nothing written) when the claim was lost."""
     with transaction.atomic():
         job = TrainingJob.objects.select_related("project").get(pk=claim.job_id)
-        project = Project.objects.select_for_update().select_related("team").get(
-            pk=job.project_id
-        )
+        project = Project.objects.select_for_update(of=("self",)).select_related(
+            "team", "live_model"
+        ).get(pk=job.project_id)
         job = TrainingJob.objects.select_for_update().get(pk=claim.job_id)
         if job.status != TrainingJob.Status.RUNNING or job.claim_token != claim.token:
             return None
@@ -499,7 +499,7 @@ def _switch(*, user: Any, version_id: object, allowed: tuple[str, ...], verb: st
             refusal: str) -> ModelVersion:
     version = version_for_user(user, version_id, need=Need.ADMIN)
     with transaction.atomic():
-        project = Project.objects.select_for_update().select_related(
+        project = Project.objects.select_for_update(of=("self",)).select_related(
             "team", "live_model"
         ).get(pk=version.project_id)
         version = ModelVersion.objects.select_for_update().get(pk=version.pk)
