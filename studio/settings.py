@@ -283,6 +283,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "BriefStatusEnum": "studio.models.briefs.Brief.Status",
+        "GenerationJobStatusEnum": "studio.models.briefs.GenerationJob.Status",
+        "DraftStatusEnum": "studio.models.drafts.Draft.Status",
+        "TrainingJobStatusEnum": "studio.models.training.TrainingJob.Status",
+        "ModelVersionStatusEnum": "studio.models.training.ModelVersion.Status",
+    },
 }
 # Generation requests (brief submit, regenerate) one team may make per minute through
 # the API; counted in Redis (one INCR per request), shared by every web process.

@@ -41,3 +41,14 @@ def test_it_documents_every_environment_variable() -> None:
     names -= {"USER"}
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", ENV_EXAMPLE, re.MULTILINE))
     assert not names - documented, f"document in docker/.env.example: {sorted(names - documented)}"
+
+
+def test_it_builds_the_production_static_files(tmp_path: Path) -> None:
+    result = _manage(
+        "collectstatic", "--no-input",
+        env={"DEBUG": "false", "SECRET_KEY": "z" * 60, "ALLOWED_HOSTS": "studio.example.com",
+             "STATIC_ROOT": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = (tmp_path / "staticfiles.json").read_text()
+    assert "vendor/htmx-2.0.11.min.js" in manifest
