@@ -278,6 +278,7 @@ def training_job_claim(*, job_id: int) -> Claim | None:
         TrainingJob.objects.filter(pk=job_id, cancel_requested=True).filter(
             Q(status=TrainingJob.Status.QUEUED)
             | Q(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before())
+            | Q(status=TrainingJob.Status.RUNNING, heartbeat_at__isnull=True)
         ).update(status=TrainingJob.Status.CANCELLED, finished_at=now)
         return None
     TrainingJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
