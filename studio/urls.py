@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from studio.api.views import healthz
 from studio.views import dashboard, members, projects
 
 urlpatterns = [
@@ -28,5 +29,6 @@ urlpatterns = [
     path("", include("studio.views.urls_generation")),
     path("", include("studio.views.urls_training")),
     path("api/", include("studio.api.urls")),
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,198 @@
+"""What every API view shares: authentication, body limits, and how service errors read.
+
+Services raise Django's ``ValidationError``, ``Http404`` and ``PermissionDenied`` and
+the review services' ``ReviewError`` family; here they become the API's 400 (with
+field messages), 404, 403, 409 and 412 answers, so a view never re-states a rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    TokenAuthentication,
+)
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from studio.models import Draft
+from studio.services.reviews import DraftClaimed, DraftConflict, DraftDecided, ReviewError
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
+else:
+    _PermissionClass = Any
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = (
+        "Send If-Match with the draft's ETag (from GET /api/drafts/{id}/), e.g. If-Match: \"v3\"."
+    )
+    default_code = "precondition_required"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+def validation_detail(exc: DjangoValidationError) -> dict[str, list[str]]:
+    """A Django ValidationError as DRF's field → messages mapping."""
+    if hasattr(exc, "error_dict"):
+        return {
+            ("non_field_errors" if field == "__all__" else field): [str(m) for m in messages]
+            for field, messages in exc.message_dict.items()
+        }
+    return {"non_field_errors": [str(m) for m in exc.messages]}
+
+
+def draft_etag(draft: Draft) -> str:
+    return f'"v{draft.version}"'
+
+
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"v?(\d{1,9})"\s*$|^\s*v?(\d{1,9})\s*$')
+
+
+def if_match_version(request: Request) -> int:
+    """The draft version the client saw, from its If-Match header (required on writes)."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() in ("", "*"):
+        raise PreconditionRequired()
+    match = _IF_MATCH.match(raw)
+    if match is None:
+        raise exceptions.ValidationError(
+            {"If-Match": ['Use the ETag from GET /api/drafts/{id}/, e.g. "v3".']}
+        )
+    return int(match.group(1) or match.group(2))
+
+
+def review_refusal_response(exc: ReviewError, *, your_text: str | None) -> Response:
+    """412 for a stale version (with both texts), 409 for a decided or claimed draft."""
+    draft = exc.draft
+    body: dict[str, Any] = {"detail": str(exc)}
+    headers: dict[str, str] = {}
+    if draft is not None:
+        body |= {"current_version": draft.version, "status": draft.status}
+        headers["ETag"] = draft_etag(draft)
+    if isinstance(exc, DraftConflict) and draft is not None:
+        body |= {"current_text": draft.current_text, "your_text": your_text}
+        return Response(body, status=status.HTTP_412_PRECONDITION_FAILED, headers=headers)
+    if isinstance(exc, DraftClaimed) and draft is not None and draft.claimed_by_id:
+        body["claimed_until"] = draft.claimed_until
+    code = status.HTTP_409_CONFLICT if isinstance(exc, DraftDecided | DraftClaimed) else 400
+    return Response(body, status=code, headers=headers)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(validation_detail(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, ReviewError):
+        return review_refusal_response(exc, your_text=None)
+    return exception_handler(exc, context)
+
+
+class StudioMixin:
+    """Token first so an anonymous request gets 401 with ``WWW-Authenticate: Token``;
+    session auth (CSRF enforced by DRF) for the browser."""
+
+    authentication_classes: Sequence[type[BaseAuthentication]] = [
+        TokenAuthentication, SessionAuthentication,
+    ]
+    permission_classes: Sequence[_PermissionClass] = [IsAuthenticated]
+
+    def get_exception_handler(self) -> Any:
+        return api_exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        # DRF parses JSON from the raw stream, which Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+        # check does not see: refuse a large body before anything reads it.
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and length > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit:,} bytes.")
+
+
+class StudioAPIView(StudioMixin, APIView):
+    pass
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not accept (``team``, ``status``, ``author``…) with a 400
+    naming each, instead of silently dropping them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, f in self.fields.items() if not f.read_only}
+            unknown = sorted(str(k) for k in data if k not in writable)
+            if unknown:
+                raise exceptions.ValidationError(
+                    {name[:100]: ["This field cannot be set here."] for name in unknown[:20]}
+                )
+        return super().to_internal_value(data)
+
+
+# Schema helpers ----------------------------------------------------------------------
+
+ErrorSerializer = inline_serializer(
+    "Error", {"detail": serializers.CharField()}
+)
+FieldErrorsSerializer = inline_serializer(
+    "FieldErrors",
+    {"non_field_errors": serializers.ListField(child=serializers.CharField(), required=False)},
+)
+ConflictSerializer = inline_serializer(
+    "ReviewConflict",
+    {
+        "detail": serializers.CharField(),
+        "current_version": serializers.IntegerField(required=False),
+        "status": serializers.CharField(required=False),
+        "current_text": serializers.CharField(required=False),
+        "your_text": serializers.CharField(required=False, allow_null=True),
+        "claimed_until": serializers.DateTimeField(required=False, allow_null=True),
+    },
+)
+
+IF_MATCH_PARAMETER = OpenApiParameter(
+    "If-Match", str, OpenApiParameter.HEADER, required=True,
+    description='The ETag of the draft as you saw it, e.g. "v3".',
+)
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    described = {
+        400: OpenApiResponse(FieldErrorsSerializer, description="Invalid input (field messages)"),
+        401: OpenApiResponse(ErrorSerializer, description="Not authenticated"),
+        403: OpenApiResponse(ErrorSerializer, description="Your role does not allow this"),
+        404: OpenApiResponse(ErrorSerializer, description="Not found (or not your team's)"),
+        409: OpenApiResponse(ConflictSerializer, description="Already decided or claimed"),
+        412: OpenApiResponse(ConflictSerializer, description="Stale version: both texts"),
+        413: OpenApiResponse(ErrorSerializer, description="Body too large"),
+        428: OpenApiResponse(ErrorSerializer, description="If-Match missing"),
+        429: OpenApiResponse(ErrorSerializer, description="Too many generation requests"),
+    }
+    return {code: described[code] for code in (401, 403, 413, *codes)}

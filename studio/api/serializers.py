@@ -1,0 +1,286 @@
+"""API shapes. Input serializers only parse (types, known fields); every business rule —
+lengths, kinds, reasons, versions, roles — is checked by the service they feed, the same
+one the pages call. Output serializers are read-only."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from studio.models import (
+    Brief,
+    ContentKind,
+    Draft,
+    GenerationJob,
+    ModelVersion,
+    Project,
+    Review,
+    TrainingExample,
+    TrainingJob,
+)
+from studio.models.reviews import REJECT_REASONS
+from studio.selectors.reviews import AGE_CHOICES, FLAG_CHOICES
+
+from .base import StrictSerializer
+
+# Projects ---------------------------------------------------------------------------
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    team_name = serializers.CharField(source="team.name", read_only=True)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id", "team", "team_name", "name", "brand_voice", "style_must", "style_must_not",
+            "banned_terms", "default_kinds", "base_model", "live_model",
+            "auto_retrain_threshold", "auto_promote", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProjectSettingsInputSerializer(StrictSerializer):
+    """PATCH body: any subset of the settings an admin may change on the settings page."""
+
+    name = serializers.CharField(required=False)
+    brand_voice = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    style_must = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    style_must_not = serializers.CharField(required=False, allow_blank=True,
+                                           trim_whitespace=False)
+    banned_terms = serializers.CharField(required=False, allow_blank=True)
+    auto_retrain_threshold = serializers.IntegerField(required=False, allow_null=True,
+                                                      min_value=0, max_value=2**31 - 1)
+    auto_promote = serializers.BooleanField(required=False)
+
+
+# Briefs and generation jobs ---------------------------------------------------------------
+
+
+class BriefInputSerializer(StrictSerializer):
+    """POST body of a brief. Kind-specific fields (ad copy's product, channel and
+    call_to_action; an outline's chapters…) go in ``extra``; the kind's form checks all."""
+
+    kind = serializers.ChoiceField(choices=ContentKind.choices)
+    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    instructions = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    audience = serializers.CharField(required=False, allow_blank=True)
+    tone = serializers.CharField(required=False, allow_blank=True)
+    keywords = serializers.ListField(child=serializers.CharField(allow_blank=True),
+                                     required=False, max_length=100)
+    source_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    target_words = serializers.IntegerField(required=False, allow_null=True,
+                                            min_value=-(2**31), max_value=2**31 - 1)
+    variants = serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1)
+    deadline = serializers.DateTimeField(required=False, allow_null=True)
+    extra = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+
+
+class GenerationJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GenerationJob
+        fields = [
+            "id", "brief", "status", "model_version", "base_model", "variants", "seed",
+            "attempts", "progress_done", "error", "created_at", "sent_at", "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class BriefListSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+    pending = serializers.IntegerField(read_only=True)
+    approved = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Brief
+        fields = ["id", "project", "kind", "title", "status", "variants", "deadline", "author",
+                  "created_at", "pending", "approved"]
+        read_only_fields = fields
+
+
+class JobDraftSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Draft
+        fields = ["id", "variant", "status", "version", "ab_pick", "flag_codes", "created_at"]
+        read_only_fields = fields
+
+
+class BriefJobSerializer(GenerationJobSerializer):
+    drafts = JobDraftSerializer(many=True, read_only=True)
+
+    class Meta(GenerationJobSerializer.Meta):
+        fields = [*GenerationJobSerializer.Meta.fields, "drafts"]
+        read_only_fields = fields
+
+
+class BriefSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+
+    class Meta:
+        model = Brief
+        fields = [
+            "id", "project", "kind", "title", "instructions", "audience", "tone", "keywords",
+            "source_text", "target_words", "variants", "extra", "deadline", "status", "author",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class BriefDetailSerializer(BriefSerializer):
+    # The view sets ``page_jobs`` from the brief_page selector (newest first, drafts
+    # prefetched in variant order).
+    jobs = BriefJobSerializer(source="page_jobs", many=True, read_only=True)
+
+    class Meta(BriefSerializer.Meta):
+        fields = [*BriefSerializer.Meta.fields, "jobs"]
+        read_only_fields = fields
+
+
+class BriefCreatedSerializer(BriefSerializer):
+    job = GenerationJobSerializer(read_only=True)
+
+    class Meta(BriefSerializer.Meta):
+        fields = [*BriefSerializer.Meta.fields, "job"]
+        read_only_fields = fields
+
+
+# Drafts and reviews -------------------------------------------------------------------
+
+
+DRAFT_ORDERINGS = ("created_at", "-created_at", "id", "-id")
+
+
+class BriefFilterSerializer(serializers.Serializer):
+    """Query parameters of a project's brief list (the brief desk's filters)."""
+
+    kind = serializers.ChoiceField(choices=ContentKind.choices, required=False)
+    status = serializers.ChoiceField(choices=Brief.Status.choices, required=False)
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                              help_text="Words in the title.")
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+
+
+class DraftFilterSerializer(serializers.Serializer):
+    """Query parameters of the draft list: the review queue's filters plus status,
+    project and an ordering from an allowlist."""
+
+    project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    status = serializers.ChoiceField(choices=Draft.Status.choices, required=False)
+    kind = serializers.ChoiceField(choices=ContentKind.choices, required=False)
+    flag = serializers.ChoiceField(choices=list(FLAG_CHOICES), required=False,
+                                   help_text="A flag code, 'any' or 'none'.")
+    model = serializers.RegexField(r"^(base|\d{1,11})$", required=False,
+                                   help_text="A model version id, or 'base'.")
+    age = serializers.ChoiceField(choices=list(AGE_CHOICES), required=False)
+    ordering = serializers.ChoiceField(choices=DRAFT_ORDERINGS, required=False)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+
+
+class DraftListSerializer(serializers.ModelSerializer):
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    brief = serializers.IntegerField(source="job.brief.id", read_only=True)
+    brief_title = serializers.CharField(source="job.brief.title", read_only=True)
+    kind = serializers.CharField(source="job.brief.kind", read_only=True)
+    deadline = serializers.DateTimeField(source="job.brief.deadline", read_only=True,
+                                         allow_null=True)
+    model_version = serializers.IntegerField(source="job.model_version_id", read_only=True,
+                                             allow_null=True)
+    claimed_by = serializers.CharField(source="claimed_by.username", read_only=True,
+                                       allow_null=True, default=None)
+    snippet = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Draft
+        fields = [
+            "id", "project", "project_name", "brief", "brief_title", "kind", "deadline", "job",
+            "variant", "status", "version", "flags", "flag_codes", "model_version",
+            "claimed_by", "claimed_until", "created_at", "snippet",
+        ]
+        read_only_fields = fields
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["id", "action", "reviewer", "final_text", "reason_tags", "comment",
+                  "draft_version", "created_at"]
+        read_only_fields = fields
+
+
+class DraftSerializer(serializers.ModelSerializer):
+    brief = serializers.IntegerField(source="job.brief_id", read_only=True)
+    kind = serializers.CharField(source="job.brief.kind", read_only=True)
+    model_version = serializers.IntegerField(source="job.model_version_id", read_only=True,
+                                             allow_null=True)
+    claimed_by = serializers.CharField(source="claimed_by.username", read_only=True,
+                                       allow_null=True, default=None)
+    history = ReviewSerializer(source="reviews", many=True, read_only=True)
+
+    class Meta:
+        model = Draft
+        fields = [
+            "id", "project", "brief", "kind", "job", "variant", "text", "current_text",
+            "prompt", "params", "seed", "prompt_tokens", "completion_tokens", "flags",
+            "flag_codes", "status", "ab_pick", "model_version", "claimed_by", "claimed_until",
+            "version", "created_at", "decided_at", "history",
+        ]
+        read_only_fields = fields
+
+
+class ApproveInputSerializer(StrictSerializer):
+    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                 help_text="Your edited text; leave out to approve as it is.")
+    comment = serializers.CharField(required=False, allow_blank=True)
+
+
+class RejectInputSerializer(StrictSerializer):
+    reason_tags = serializers.ListField(
+        child=serializers.CharField(), max_length=20,
+        help_text="One or more of: " + ", ".join(REJECT_REASONS),
+    )
+    comment = serializers.CharField(required=False, allow_blank=True)
+
+
+class EditInputSerializer(StrictSerializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class AbPickInputSerializer(StrictSerializer):
+    picked = serializers.BooleanField()
+
+
+# Training ---------------------------------------------------------------------------------
+
+
+class TrainingExampleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrainingExample
+        fields = ["id", "project", "kind", "content_kind", "prompt", "completion",
+                  "rejected_completion", "reason_tags", "source_review", "excluded",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class TrainingJobSerializer(serializers.ModelSerializer):
+    version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingJob
+        fields = ["id", "project", "method", "hyperparameters", "snapshot", "status", "step",
+                  "total_steps", "loss_curve", "eta_seconds", "error", "cancel_requested",
+                  "attempts", "created_at", "started_at", "finished_at", "version"]
+        read_only_fields = fields
+
+    def get_version(self, job: TrainingJob) -> int | None:
+        version = getattr(job, "version", None)
+        return version.pk if version is not None else None
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "project", "number", "base_model", "base_revision", "adapter_sha256",
+                  "parent", "snapshot", "training_job", "metrics", "status", "created_at",
+                  "promoted_at"]
+        read_only_fields = fields

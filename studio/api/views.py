@@ -1,0 +1,313 @@
+"""The REST API: thin views over the same services and selectors as the pages.
+
+Each view parses its input with a serializer, calls one service (which checks the
+user's role and the team) or reads through a ``*_visible_to`` selector, and answers
+with a serializer. Outsiders get 404 and members without the role 403, as on the pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from studio.models import Draft, Project, Review
+from studio.permissions import (
+    Need,
+    brief_for_user,
+    draft_for_user,
+    drafts_visible_to,
+    project_for_user,
+    projects_visible_to,
+)
+from studio.selectors.briefs import brief_page, parse_brief_filters, project_briefs
+from studio.selectors.reviews import QueueFilters, _filtered, _for_rows
+from studio.services.briefs import brief_create, brief_regenerate
+from studio.services.projects import project_update_settings
+from studio.services.reviews import (
+    ReviewError,
+    draft_set_ab_pick,
+    review_approve,
+    review_reject,
+    review_save_edit,
+)
+
+from . import serializers as s
+from .base import (
+    IF_MATCH_PARAMETER,
+    Conflict,
+    StudioAPIView,
+    StudioMixin,
+    draft_etag,
+    error_responses,
+    if_match_version,
+    review_refusal_response,
+    validation_detail,
+)
+from .throttling import generation_throttle
+
+# Health and root -----------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the web process can reach its database; 503 otherwise. No login."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:  # noqa: BLE001 - any database error means "not healthy"
+        return JsonResponse({"status": "database unavailable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+class ApiRootView(StudioAPIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        def link(name: str) -> str:
+            return reverse(name, request=request)
+
+        return Response({
+            "projects": link("api:project-list"),
+            "drafts": link("api:draft-list"),
+            "schema": link("schema"),
+            "docs": link("api-docs"),
+        })
+
+
+# Projects ---------------------------------------------------------------------------------
+
+
+class ProjectListView(StudioMixin, generics.ListAPIView):
+    serializer_class = s.ProjectSerializer
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return projects_visible_to(self.request.user).select_related("team").order_by("name",
+                                                                                      "id")
+
+    @extend_schema(responses={200: s.ProjectSerializer(many=True), **error_responses(404)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ProjectDetailView(StudioAPIView):
+    @extend_schema(responses={200: s.ProjectSerializer, **error_responses(404)})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_for_user(request.user, project_id, need=Need.VIEW)
+        return Response(s.ProjectSerializer(project).data)
+
+    @extend_schema(request=s.ProjectSettingsInputSerializer,
+                   responses={200: s.ProjectSerializer, **error_responses(400, 404)})
+    def patch(self, request: Request, project_id: int) -> Response:
+        project_for_user(request.user, project_id, need=Need.ADMIN)
+        body = s.ProjectSettingsInputSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        project = project_update_settings(user=request.user, project_id=project_id,
+                                          data=dict(body.validated_data))
+        return Response(s.ProjectSerializer(project).data)
+
+
+# Briefs ------------------------------------------------------------------------------------
+
+
+class ProjectBriefsView(StudioMixin, generics.ListAPIView):
+    """A project's briefs (the brief desk: ?kind=, ?status=, ?q= on the title), and
+    submitting a new brief, which queues its first generation job."""
+
+    serializer_class = s.BriefListSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        project = project_for_user(self.request.user, self.kwargs["project_id"], need=Need.VIEW)
+        return project_briefs(user=self.request.user, project=project,
+                              filters=parse_brief_filters(self.request.query_params))
+
+    @extend_schema(
+        parameters=[s.BriefFilterSerializer],
+        responses={200: s.BriefListSerializer(many=True), **error_responses(404)},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        s.BriefFilterSerializer(data=request.query_params).is_valid(raise_exception=True)
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.BriefInputSerializer,
+                   responses={201: s.BriefCreatedSerializer, **error_responses(400, 404, 429)})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for_user(request.user, project_id, need=Need.SUBMIT)
+        body = s.BriefInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        generation_throttle(team_id=project.team_id)
+        brief = brief_create(user=request.user, project_id=project.pk,
+                             data=dict(body.validated_data))
+        brief.job = brief.jobs.order_by("-created_at", "-pk").first()  # type: ignore[attr-defined]
+        return Response(s.BriefCreatedSerializer(brief).data, status=status.HTTP_201_CREATED)
+
+
+class BriefDetailView(StudioAPIView):
+    @extend_schema(responses={200: s.BriefDetailSerializer, **error_responses(404)})
+    def get(self, request: Request, brief_id: int) -> Response:
+        brief = brief_for_user(request.user, brief_id, need=Need.VIEW)
+        page = brief_page(brief=brief)
+        brief.page_jobs = [  # type: ignore[attr-defined]
+            *([page.latest_job] if page.latest_job else []), *page.older_jobs
+        ]
+        return Response(s.BriefDetailSerializer(brief).data)
+
+
+class BriefRegenerateView(StudioAPIView):
+    @extend_schema(request=None,
+                   responses={202: s.GenerationJobSerializer,
+                              **error_responses(404, 409, 429)})
+    def post(self, request: Request, brief_id: int) -> Response:
+        brief = brief_for_user(request.user, brief_id, need=Need.SUBMIT)
+        if request.data:
+            return Response({name: ["This field cannot be set here."]
+                             for name in list(request.data)[:20]}, status=400)
+        generation_throttle(team_id=brief.project.team_id)
+        try:
+            job = brief_regenerate(user=request.user, brief_id=brief.pk)
+        except ValidationError as exc:  # the brief is being written already
+            raise Conflict(" ".join(validation_detail(exc).get("non_field_errors", []))
+                           or "This brief is already being written.") from exc
+        return Response(s.GenerationJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+# Drafts ------------------------------------------------------------------------------------
+
+
+class DraftListView(StudioMixin, generics.ListAPIView):
+    """Drafts the user may see, with the review queue's filters, status and project."""
+
+    serializer_class = s.DraftListSerializer
+
+    def get_queryset(self) -> QuerySet[Draft]:
+        params = s.DraftFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        f = params.validated_data
+        qs = drafts_visible_to(self.request.user)
+        if "project" in f:
+            qs = qs.filter(project_id=f["project"])
+        if "status" in f:
+            qs = qs.filter(status=f["status"])
+        queue_filters = QueueFilters(kind=f.get("kind", ""), flag=f.get("flag", ""),
+                                     model=f.get("model", ""), age=f.get("age", ""))
+        ordering = f.get("ordering", "created_at")
+        return _for_rows(_filtered(qs, queue_filters)).order_by(
+            ordering, "-id" if ordering.startswith("-") else "id"
+        )
+
+    @extend_schema(parameters=[s.DraftFilterSerializer],
+                   responses={200: s.DraftListSerializer(many=True), **error_responses(400, 404)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+def _draft_response(request: Request, draft_id: int, *, code: int = 200) -> Response:
+    draft = draft_for_user(request.user, draft_id, need=Need.VIEW)
+    draft = (
+        Draft.objects.select_related("job__brief", "claimed_by")
+        .prefetch_related(Prefetch("reviews", queryset=Review.objects.select_related("reviewer")
+                                   .order_by("draft_version")))
+        .get(pk=draft.pk)
+    )
+    return Response(s.DraftSerializer(draft).data, status=code,
+                    headers={"ETag": draft_etag(draft)})
+
+
+class DraftDetailView(StudioAPIView):
+    @extend_schema(responses={200: s.DraftSerializer, **error_responses(404)})
+    def get(self, request: Request, draft_id: int) -> Response:
+        """A draft with its history. The ``ETag`` header is its version: send it back as
+        ``If-Match`` to approve, reject or save an edit."""
+        return _draft_response(request, draft_id)
+
+
+class _DecisionView(StudioAPIView):
+    """Approve / reject / save an edit: If-Match is required, and a stale version gets
+    412 with both texts (nothing is saved), a decided or claimed draft 409."""
+
+    input_serializer: type[s.StrictSerializer]
+
+    def decide(self, request: Request, draft_id: int, version: int, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def post(self, request: Request, draft_id: int) -> Response:
+        draft_for_user(request.user, draft_id, need=Need.REVIEW)
+        version = if_match_version(request)
+        body = self.input_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            self.decide(request, draft_id, version, dict(body.validated_data))
+        except ReviewError as exc:
+            return review_refusal_response(exc, your_text=body.validated_data.get("text"))
+        return _draft_response(request, draft_id)
+
+
+_DECISION_RESPONSES = {200: s.DraftSerializer, **error_responses(400, 404, 409, 412, 428)}
+
+
+class DraftApproveView(_DecisionView):
+    input_serializer = s.ApproveInputSerializer
+
+    def decide(self, request: Request, draft_id: int, version: int, data: dict[str, Any]) -> None:
+        review_approve(user=request.user, draft_id=draft_id, version=version,
+                       text=data.get("text"), comment=data.get("comment", ""))
+
+    @extend_schema(request=s.ApproveInputSerializer, parameters=[IF_MATCH_PARAMETER],
+                   responses=_DECISION_RESPONSES)
+    def post(self, request: Request, draft_id: int) -> Response:
+        """Approve as it is, or with your edited ``text`` (approve with edits)."""
+        return super().post(request, draft_id)
+
+
+class DraftRejectView(_DecisionView):
+    input_serializer = s.RejectInputSerializer
+
+    def decide(self, request: Request, draft_id: int, version: int, data: dict[str, Any]) -> None:
+        review_reject(user=request.user, draft_id=draft_id, version=version,
+                      reason_tags=data["reason_tags"], comment=data.get("comment", ""))
+
+    @extend_schema(request=s.RejectInputSerializer, parameters=[IF_MATCH_PARAMETER],
+                   responses=_DECISION_RESPONSES)
+    def post(self, request: Request, draft_id: int) -> Response:
+        return super().post(request, draft_id)
+
+
+class DraftEditView(_DecisionView):
+    input_serializer = s.EditInputSerializer
+
+    def decide(self, request: Request, draft_id: int, version: int, data: dict[str, Any]) -> None:
+        review_save_edit(user=request.user, draft_id=draft_id, version=version, text=data["text"])
+
+    @extend_schema(request=s.EditInputSerializer, parameters=[IF_MATCH_PARAMETER],
+                   responses=_DECISION_RESPONSES)
+    def post(self, request: Request, draft_id: int) -> Response:
+        """Save your text without deciding; the draft stays pending at version + 1."""
+        return super().post(request, draft_id)
+
+
+class DraftAbPickView(StudioAPIView):
+    @extend_schema(request=s.AbPickInputSerializer,
+                   responses={200: s.DraftSerializer, **error_responses(400, 404)})
+    def post(self, request: Request, draft_id: int) -> Response:
+        """Mark (or unmark) a variant as one of its brief's A/B variants to run."""
+        draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        body = s.AbPickInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        draft_set_ab_pick(user=request.user, draft_id=draft_id,
+                          picked=body.validated_data["picked"])
+        return _draft_response(request, draft_id)
+

@@ -1,0 +1,45 @@
+"""REST API URLs (issue 7) in the authorization matrix. Bodies are sent as JSON."""
+
+from __future__ import annotations
+
+from tests.studio.authz.case import ALL, Case, no_kwargs
+
+REVIEWERS = ("admin", "editor")
+ADMINS = ("admin",)
+# Writes on a draft name the version the client saw (the factory's drafts start at 1).
+IF_MATCH = {"If-Match": '"v1"'}
+
+
+def _project(w):  # type: ignore[no-untyped-def]
+    return {"project_id": w.project.pk}
+
+
+def _brief(w):  # type: ignore[no-untyped-def]
+    return {"brief_id": w.brief.pk}
+
+
+def _draft(w):  # type: ignore[no-untyped-def]
+    return {"draft_id": w.draft.pk}
+
+
+CASES: list[Case] = [
+    Case("api:project-list", no_kwargs, ALL, tenant_scoped=False),
+    Case("api:project-detail", _project, ALL),
+    Case("api:project-detail", _project, ADMINS, method="patch",
+         data=lambda w: {"brand_voice": "Plain and kind."}),
+    Case("api:project-briefs", _project, ALL),
+    Case("api:project-briefs", _project, ALL, method="post",
+         data=lambda w: {"kind": "article", "title": "From the matrix", "variants": 1}),
+    Case("api:brief-detail", _brief, ALL),
+    Case("api:brief-regenerate", _brief, ALL, method="post", ok=(202,)),
+    Case("api:draft-list", no_kwargs, ALL, tenant_scoped=False),
+    Case("api:draft-detail", _draft, ALL),
+    Case("api:draft-approve", _draft, REVIEWERS, method="post", headers=IF_MATCH),
+    Case("api:draft-approve", _draft, REVIEWERS, method="post", headers=IF_MATCH,
+         data=lambda w: {"text": "Edited by the matrix."}),
+    Case("api:draft-reject", _draft, REVIEWERS, method="post", headers=IF_MATCH,
+         data=lambda w: {"reason_tags": ["tone"]}),
+    Case("api:draft-edit", _draft, REVIEWERS, method="post", headers=IF_MATCH,
+         data=lambda w: {"text": "A saved edit."}),
+    Case("api:draft-ab-pick", _draft, ALL, method="post", data=lambda w: {"picked": True}),
+]
