@@ -1,0 +1,133 @@
+"""Reads of the training pages: examples (filtered), jobs, versions, exports, chart data.
+
+Every query starts from a ``*_visible_to(user)`` queryset and is narrowed to one
+project, so another team's rows can never appear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from generation.training import InvalidExample, PreferenceExample, SFTExample, to_jsonl
+from studio.models import ModelVersion, Project, TrainingExample, TrainingJob
+from studio.permissions import (
+    examples_visible_to,
+    training_jobs_visible_to,
+    versions_visible_to,
+)
+
+EXPORT_FORMATS = {"sft": "SFT (messages)", "dpo": "DPO (prompt / chosen / rejected)"}
+SEARCH_MAX = 200
+
+
+@dataclass(frozen=True)
+class ExampleFilters:
+    kind: str = ""
+    q: str = ""
+    state: str = ""  # "", "included", "excluded"
+
+    @classmethod
+    def from_query(cls, params: Any) -> ExampleFilters:
+        kind = params.get("kind", "")
+        state = params.get("state", "")
+        return cls(
+            kind=kind if kind in TrainingExample.Kind.values else "",
+            q=str(params.get("q", "")).strip()[:SEARCH_MAX],
+            state=state if state in ("included", "excluded") else "",
+        )
+
+    def as_query(self) -> dict[str, str]:
+        return {k: v for k, v in (("kind", self.kind), ("q", self.q), ("state", self.state)) if v}
+
+
+def training_examples_for(
+    user: Any, *, project: Project, filters: ExampleFilters
+) -> QuerySet[TrainingExample]:
+    qs = examples_visible_to(user).filter(project=project)
+    if filters.kind:
+        qs = qs.filter(kind=filters.kind)
+    if filters.state:
+        qs = qs.filter(excluded=filters.state == "excluded")
+    if filters.q:
+        qs = qs.filter(
+            Q(completion__icontains=filters.q)
+            | Q(rejected_completion__icontains=filters.q)
+            | Q(prompt__icontains=filters.q)
+        )
+    return qs.order_by("-created_at", "-pk")
+
+
+def training_example_counts(user: Any, *, project: Project) -> dict[str, int]:
+    rows = examples_visible_to(user).filter(project=project, excluded=False).values_list(
+        "kind", flat=True
+    )
+    counts = dict.fromkeys(TrainingExample.Kind.values, 0)
+    for kind in rows.iterator():
+        counts[kind] = counts.get(kind, 0) + 1
+    counts["excluded"] = examples_visible_to(user).filter(project=project, excluded=True).count()
+    return counts
+
+
+def training_export_jsonl(user: Any, *, project: Project, fmt: str) -> str:
+    """The project's non-excluded examples as JSONL records TRL reads: ``sft`` gives
+    conversational "messages" records, ``dpo`` prompt/chosen/rejected pairs."""
+    qs = examples_visible_to(user).filter(project=project, excluded=False).order_by("pk")
+    records: list[dict[str, Any]] = []
+    if fmt == "sft":
+        for prompt, completion in qs.filter(kind=TrainingExample.Kind.SFT).values_list(
+            "prompt", "completion"
+        ).iterator():
+            try:
+                records.append(SFTExample(prompt or [], completion).to_messages_record())
+            except (InvalidExample, AttributeError, TypeError):
+                continue
+    else:
+        for prompt, chosen, rejected in qs.filter(
+            kind=TrainingExample.Kind.PREFERENCE
+        ).values_list("prompt", "completion", "rejected_completion").iterator():
+            try:
+                records.append(PreferenceExample(prompt or [], chosen, rejected).to_record())
+            except (InvalidExample, AttributeError, TypeError):
+                continue
+    return to_jsonl(records)
+
+
+def training_jobs_for(user: Any, *, project: Project) -> QuerySet[TrainingJob]:
+    return (training_jobs_visible_to(user).filter(project=project)
+            .select_related("requested_by", "snapshot", "version").order_by("-created_at", "-pk"))
+
+
+def model_versions_for(user: Any, *, project: Project) -> QuerySet[ModelVersion]:
+    return (versions_visible_to(user).filter(project=project)
+            .select_related("parent", "snapshot", "training_job").order_by("-number"))
+
+
+def training_job_elapsed(job: TrainingJob) -> int | None:
+    if job.started_at is None:
+        return None
+    end = job.finished_at or timezone.now()
+    return max(0, int((end - job.started_at).total_seconds()))
+
+
+def training_job_chart(job: TrainingJob) -> dict[str, Any]:
+    """Loss curve as Chart.js data: one x label per (phase, step), train and eval series."""
+    points: dict[tuple[int, int], dict[str, Any]] = {}
+    phases = {"sft": 0, "dpo": 1}
+    for p in job.loss_curve or []:
+        key = (phases.get(str(p.get("phase")), 2), int(p.get("step", 0)))
+        slot = points.setdefault(key, {"label": f"{p.get('phase', '')} {key[1]}"})
+        for name in ("loss", "eval_loss"):
+            if isinstance(p.get(name), int | float):
+                slot[name] = p[name]
+    ordered = [points[k] for k in sorted(points)]
+    return {
+        "labels": [p["label"] for p in ordered],
+        "train": [p.get("loss") for p in ordered],
+        "eval": [p.get("eval_loss") for p in ordered],
+        "status": job.status,
+        "active": job.status in (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING),
+    }

@@ -1,0 +1,166 @@
+"""Training data, retraining jobs and model versions (admins): thin views over
+studio.services.training (writes) and studio.selectors.training (reads)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from studio.models import TrainingExample, TrainingJob
+from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
+from studio.selectors import training as sel
+from studio.services import training as svc
+
+EXAMPLES_PER_PAGE = 50
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@login_required
+def training_home(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    jobs = list(sel.training_jobs_for(request.user, project=project)[:20])
+    active = next((j for j in jobs if j.status in svc.ACTIVE), None)
+    return render(request, "studio/training/home.html", {
+        "project": project,
+        "here": "Training",
+        "counts": sel.training_example_counts(request.user, project=project),
+        "jobs": jobs,
+        "active": active,
+        "methods": TrainingJob.Method.choices,
+        "export_formats": sel.EXPORT_FORMATS,
+    })
+
+
+@login_required
+@require_POST
+def training_start(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    try:
+        job = svc.training_job_start(user=request.user, project_id=project.pk,
+                                     method=request.POST.get("method", TrainingJob.Method.SFT))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("training_home", project_id=project.pk)
+    messages.success(request, f"Training job #{job.pk} queued.")
+    return redirect("training_job", job_id=job.pk)
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def training_examples(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    filters = sel.ExampleFilters.from_query(request.GET)
+    page = Paginator(sel.training_examples_for(request.user, project=project, filters=filters),
+                     EXAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"project": project, "here": "Training data", "page": page, "filters": filters,
+               "kinds": TrainingExample.Kind.choices, "query": filters.as_query()}
+    template = "studio/training/examples.html"
+    if request.htmx:  # type: ignore[attr-defined]
+        template += "#results"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+def training_example_exclude(request: HttpRequest, example_id: int) -> HttpResponse:
+    excluded = request.POST.get("excluded", "1") == "1"
+    example = svc.example_set_excluded(user=request.user, example_id=example_id,
+                                       excluded=excluded)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "studio/training/examples.html#row", {"ex": example})
+    return redirect("training_examples", project_id=example.project_id)
+
+
+@login_required
+def training_export(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    fmt = request.GET.get("format", "sft")
+    if fmt not in sel.EXPORT_FORMATS:
+        return HttpResponse("format must be sft or dpo", status=400, content_type="text/plain")
+    body = sel.training_export_jsonl(request.user, project=project, fmt=fmt)
+    response = HttpResponse(body, content_type="application/jsonl; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="project-{project.pk}-{fmt}.jsonl"'
+    )
+    return response
+
+
+def _job_context(job: TrainingJob) -> dict[str, object]:
+    return {"job": job, "project": job.project, "elapsed": sel.training_job_elapsed(job),
+            "active": job.status in svc.ACTIVE, "here": f"Training job #{job.pk}"}
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def training_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = training_job_for_user(request.user, job_id, need=Need.ADMIN)
+    template = "studio/training/job.html"
+    if request.htmx:  # type: ignore[attr-defined]
+        # The poll's answer; once the job has ended it carries no trigger, so polling stops.
+        template += "#progress"
+    job = TrainingJob.objects.select_related("project", "version", "snapshot").get(pk=job.pk)
+    return render(request, template, _job_context(job))
+
+
+@login_required
+def training_job_chart(request: HttpRequest, job_id: int) -> JsonResponse:
+    job = training_job_for_user(request.user, job_id, need=Need.ADMIN)
+    return JsonResponse(sel.training_job_chart(job))
+
+
+@login_required
+@require_POST
+def training_job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = training_job_for_user(request.user, job_id, need=Need.ADMIN)
+    try:
+        job = svc.training_job_cancel(user=request.user, job_id=job.pk)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Cancelled." if job.status == "cancelled"
+                         else "Cancel requested; the job stops at its next step.")
+    return redirect("training_job", job_id=job.pk)
+
+
+@login_required
+def model_versions(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    return render(request, "studio/training/models.html", {
+        "project": project, "here": "Models",
+        "versions": sel.model_versions_for(request.user, project=project),
+    })
+
+
+def _switch(request: HttpRequest, version_id: int, *, rollback: bool) -> HttpResponse:
+    version = version_for_user(request.user, version_id, need=Need.ADMIN)
+    action = svc.model_rollback if rollback else svc.model_promote
+    try:
+        action(user=request.user, version_id=version.pk)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, f"v{version.number} is now live"
+                         + (" (rolled back)." if rollback else "."))
+    return redirect(reverse("model_versions", kwargs={"project_id": version.project_id}))
+
+
+@login_required
+@require_POST
+def model_promote(request: HttpRequest, version_id: int) -> HttpResponse:
+    return _switch(request, version_id, rollback=False)
+
+
+@login_required
+@require_POST
+def model_rollback(request: HttpRequest, version_id: int) -> HttpResponse:
+    return _switch(request, version_id, rollback=True)
