@@ -7,6 +7,7 @@ field messages), 404, 403, 409 and 412 answers, so a view never re-states a rule
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from rest_framework.authentication import (
     SessionAuthentication,
     TokenAuthentication,
 )
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -112,6 +114,22 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return exception_handler(exc, context)
 
 
+class StudioJSONParser(JSONParser):
+    """JSON only, and no lone surrogates anywhere (``"\\ud800"`` is valid JSON but not
+    text: it cannot be stored in PostgreSQL nor rendered back in an error message)."""
+
+    def parse(self, stream: Any, media_type: str | None = None,
+              parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise exceptions.ParseError(
+                "JSON parse error - the body holds an invalid character (a lone surrogate)."
+            ) from exc
+        return data
+
+
 class StudioMixin:
     """Token first so an anonymous request gets 401 with ``WWW-Authenticate: Token``;
     session auth (CSRF enforced by DRF) for the browser."""
@@ -120,6 +138,7 @@ class StudioMixin:
         TokenAuthentication, SessionAuthentication,
     ]
     permission_classes: Sequence[_PermissionClass] = [IsAuthenticated]
+    parser_classes: Sequence[type[BaseParser]] = [StudioJSONParser]
 
     def get_exception_handler(self) -> Any:
         return api_exception_handler

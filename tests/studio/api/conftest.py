@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from studio.api.throttling import _client, throttle_key
+
+
+class Api:
+    """A JSON client logged in as one user (session auth, CSRF not enforced)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def as_(self, user: Any) -> Api:
+        self.client.force_login(user)
+        return self
+
+    def get(self, url: str, **params: Any) -> Any:
+        return self.client.get(url, params)
+
+    def send(self, method: str, url: str, body: Any = None, *, raw: bytes | str | None = None,
+             headers: dict[str, str] | None = None) -> Any:
+        data = raw if raw is not None else json.dumps(body if body is not None else {})
+        return getattr(self.client, method)(url, data, content_type="application/json",
+                                            headers=headers or {})
+
+    def post(self, url: str, body: Any = None, **kw: Any) -> Any:
+        return self.send("post", url, body, **kw)
+
+    def patch(self, url: str, body: Any = None, **kw: Any) -> Any:
+        return self.send("patch", url, body, **kw)
+
+
+@pytest.fixture
+def api(client: Client) -> Api:
+    return Api(client)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle(settings: Any, world: Any) -> Any:
+    """Each test starts with an empty generation counter for both teams."""
+    redis = _client(settings.API_THROTTLE_REDIS_URL)
+
+    def clear() -> None:
+        import time
+
+        window = int(time.time() // 60)
+        for team in (world.team, world.other_team):
+            redis.delete(*(throttle_key(team.pk, w) for w in (window - 1, window, window + 1)))
+
+    clear()
+    yield
+    clear()
