@@ -10,6 +10,10 @@ a peft model, random batches padded to each batch's longest example
 timed from the end of the first step (warm-up) to the end of the last, so model loading
 and the first step's allocations are not measured.
 
+Runs go trainer, baseline, baseline, trainer (--quick: one each) so that load from
+other jobs on a shared machine hits both sides alike; real tokens per CPU-second of
+this process are reported too, being less sensitive to such load.
+
 The last printed line is one JSON object with trainer_tokens_per_s,
 baseline_tokens_per_s and ratio (trainer / baseline).
 """
@@ -80,6 +84,7 @@ class _Timer:
 
     def __init__(self) -> None:
         self.step_ends: list[float] = []
+        self.cpu_ends: list[float] = []
 
     def callback(self) -> Any:
         from transformers import TrainerCallback
@@ -89,6 +94,7 @@ class _Timer:
         class StepTimer(TrainerCallback):  # type: ignore[misc]
             def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
                 timer.step_ends.append(time.perf_counter())
+                timer.cpu_ends.append(time.process_time())
 
         return StepTimer()
 
@@ -111,14 +117,25 @@ def _counting(collator: Any, real: list[int], padded: list[int]) -> Any:
 
 def _throughput(timer: _Timer, real: list[int], padded: list[int], steps: int) -> dict[str, float]:
     # Steps 2..N: the first step carries one-off allocations and lazy initialisation.
-    elapsed = timer.step_ends[steps - 1] - timer.step_ends[0]
-    tokens = sum(real[1:steps])
-    total = sum(padded[1:steps])
+    return {
+        "tokens": sum(real[1:steps]),
+        "padded_tokens": sum(padded[1:steps]),
+        "seconds": timer.step_ends[steps - 1] - timer.step_ends[0],
+        "cpu_seconds": timer.cpu_ends[steps - 1] - timer.cpu_ends[0],
+    }
+
+
+def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
+    tokens = sum(r["tokens"] for r in runs)
+    padded = sum(r["padded_tokens"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    cpu = sum(r["cpu_seconds"] for r in runs)
     return {
         "tokens": tokens,
-        "seconds": elapsed,
-        "tokens_per_s": tokens / elapsed,
-        "padding_fraction": 1 - tokens / total if total else 0.0,
+        "seconds": seconds,
+        "tokens_per_s": tokens / seconds,
+        "tokens_per_cpu_s": tokens / cpu if cpu else 0.0,
+        "padding_fraction": 1 - tokens / padded if padded else 0.0,
     }
 
 
@@ -231,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="few steps: a smoke run, not a figure")
     parser.add_argument(
-        "--steps", type=int, default=None, help="optimizer steps per run (default 8)"
+        "--steps",
+        type=int,
+        default=None,
+        help="optimizer steps per run (default 5; 3 with --quick)",
     )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--examples", type=int, default=96)
@@ -240,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    steps = args.steps or (3 if args.quick else 8)
+    steps = args.steps or (3 if args.quick else 5)
     if steps < 2:
         parser.error("--steps must be at least 2 (the first step is warm-up)")
     model_dir, model_name = _resolve_model(args.model, args.cache_dir)
@@ -256,16 +276,29 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-train-"))
     try:
         print(
-            f"model {model_name}, {steps} steps x batch {args.batch_size}, fp32, {torch.get_num_threads()} threads"
+            f"model {model_name}, {steps} steps x batch {args.batch_size} per run, runs in "
+            f"order trainer, baseline, baseline, trainer; fp32, {torch.get_num_threads()} threads"
         )
-        ours = run_trainer(model_dir, examples, config, work / "trainer")
-        print(
-            f"trainer:  {ours['tokens_per_s']:.1f} real tokens/s, padding {ours['padding_fraction']:.0%}"
-        )
-        base = run_baseline(model_dir, examples, config, work / "baseline")
-        print(
-            f"baseline: {base['tokens_per_s']:.1f} real tokens/s, padding {base['padding_fraction']:.0%}"
-        )
+        # A-B-B-A order: a load change on a shared machine (other jobs) hits both sides
+        # alike instead of favouring whichever ran in the quieter minute.
+        runs: dict[str, list[dict[str, float]]] = {"trainer": [], "baseline": []}
+        for i, name in enumerate(("trainer", "baseline", "baseline", "trainer")):
+            if args.quick and i >= 2:
+                break
+            run = run_trainer if name == "trainer" else run_baseline
+            runs[name].append(run(model_dir, examples, config, work / f"{name}-{i}"))
+            done = runs[name][-1]
+            print(
+                f"{name:8s} run {i + 1}: {done['tokens'] / done['seconds']:.1f} real tokens/s "
+                f"({done['tokens']} tokens in {done['seconds']:.1f} s)",
+                flush=True,
+            )
+        ours, base = _summary(runs["trainer"]), _summary(runs["baseline"])
+        for name, figures in (("trainer", ours), ("baseline", base)):
+            print(
+                f"{name:8s}: {figures['tokens_per_s']:.1f} real tokens/s, "
+                f"padding {figures['padding_fraction']:.0%}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = {
@@ -276,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "steps": steps,
         "timed_steps": steps - 1,
+        "runs_each": len(runs["trainer"]),
         "batch_size": args.batch_size,
         "trainer_real_tokens": ours["tokens"],
         "baseline_real_tokens": base["tokens"],
@@ -284,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         "trainer_tokens_per_s": round(ours["tokens_per_s"], 2),
         "baseline_tokens_per_s": round(base["tokens_per_s"], 2),
         "ratio": round(ours["tokens_per_s"] / base["tokens_per_s"], 3),
+        "trainer_tokens_per_cpu_s": round(ours["tokens_per_cpu_s"], 2),
+        "baseline_tokens_per_cpu_s": round(base["tokens_per_cpu_s"], 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(report), flush=True)
