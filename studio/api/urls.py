@@ -3,7 +3,7 @@ schema (``schema``), its interactive docs (``api-docs``) and the root (``api-roo
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import views
@@ -35,4 +35,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
                                                      template_name="api/swagger_ui.html"),
          name="api-docs"),
     path("", include((api_patterns, "api"))),
+    re_path(r"^.*$", views.ApiNotFoundView.as_view()),
 ]

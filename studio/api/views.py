@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -89,6 +90,16 @@ class ApiRootView(StudioAPIView):
         })
 
 
+class ApiNotFoundView(StudioAPIView):
+    """Any other URL under /api/ (a malformed id, a typo): a JSON 404, not the HTML page."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise NotFound()
+
+    post = put = patch = delete = get
+
+
 # Projects ---------------------------------------------------------------------------------
 
 
@@ -137,7 +148,7 @@ class ProjectBriefsView(StudioMixin, generics.ListAPIView):
 
     @extend_schema(
         parameters=[s.BriefFilterSerializer],
-        responses={200: s.BriefListSerializer(many=True), **error_responses(404)},
+        responses={200: s.BriefListSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         s.BriefFilterSerializer(data=request.query_params).is_valid(raise_exception=True)
