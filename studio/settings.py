@@ -289,6 +289,8 @@ SPECTACULAR_SETTINGS = {
         "DraftStatusEnum": "studio.models.drafts.Draft.Status",
         "TrainingJobStatusEnum": "studio.models.training.TrainingJob.Status",
         "ModelVersionStatusEnum": "studio.models.training.ModelVersion.Status",
+        "ContentKindEnum": "studio.models.briefs.ContentKind",
+        "TrainingExampleKindEnum": "studio.models.training.TrainingExample.Kind",
     },
 }
 # Generation requests (brief submit, regenerate) one team may make per minute through
