@@ -267,8 +267,8 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingJob
-        fields = ["id", "project", "method", "hyperparameters", "snapshot", "status", "step",
-                  "total_steps", "loss_curve", "eta_seconds", "error", "cancel_requested",
+        fields = ["id", "project", "method", "hyperparameters", "snapshot", "status", "phase",
+                  "step", "total_steps", "loss_curve", "eta_seconds", "error", "cancel_requested",
                   "attempts", "created_at", "started_at", "finished_at", "version"]
         read_only_fields = fields
 
@@ -284,3 +284,31 @@ class ModelVersionSerializer(serializers.ModelSerializer):
                   "parent", "snapshot", "training_job", "metrics", "status", "created_at",
                   "promoted_at"]
         read_only_fields = fields
+
+
+class PageSerializer(serializers.Serializer):
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+
+
+class TrainingExampleFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TrainingExample.Kind.choices, required=False)
+    state = serializers.ChoiceField(choices=["included", "excluded"], required=False)
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                              help_text="Words in the prompt or either completion.")
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+
+
+class TrainingExportSerializer(serializers.Serializer):
+    records = serializers.ChoiceField(
+        choices=["sft", "dpo"], required=False, default="sft",
+        help_text="sft: chat 'messages' records; dpo: prompt/chosen/rejected pairs.",
+    )
+
+
+class ExcludeInputSerializer(StrictSerializer):
+    excluded = serializers.BooleanField()
+
+
+class TrainingStartInputSerializer(StrictSerializer):
+    method = serializers.ChoiceField(choices=TrainingJob.Method.choices,
+                                     default=TrainingJob.Method.SFT)

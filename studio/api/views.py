@@ -12,9 +12,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
@@ -23,17 +24,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from studio.models import Draft, Project, Review
+from studio.models import Draft, Project, Review, TrainingJob
 from studio.permissions import (
     Need,
     brief_for_user,
     draft_for_user,
     drafts_visible_to,
+    examples_visible_to,
     project_for_user,
     projects_visible_to,
+    training_job_for_user,
+    version_for_user,
 )
+from studio.selectors import training as training_sel
 from studio.selectors.briefs import brief_page, parse_brief_filters, project_briefs
 from studio.selectors.reviews import QueueFilters, _filtered, _for_rows
+from studio.services import training as training_svc
 from studio.services.briefs import brief_create, brief_regenerate
 from studio.services.projects import project_update_settings
 from studio.services.reviews import (
@@ -322,3 +328,154 @@ class DraftAbPickView(StudioAPIView):
                           picked=body.validated_data["picked"])
         return _draft_response(request, draft_id)
 
+
+
+# Training data, jobs and model versions (admins, as on the training pages) ----------------
+
+
+class ProjectTrainingExamplesView(StudioMixin, generics.ListAPIView):
+    serializer_class = s.TrainingExampleSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        project = project_for_user(self.request.user, self.kwargs["project_id"], need=Need.ADMIN)
+        return training_sel.training_examples_for(
+            self.request.user, project=project,
+            filters=training_sel.ExampleFilters.from_query(self.request.query_params),
+        )
+
+    @extend_schema(parameters=[s.TrainingExampleFilterSerializer],
+                   responses={200: s.TrainingExampleSerializer(many=True),
+                              **error_responses(400, 404)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        s.TrainingExampleFilterSerializer(data=request.query_params).is_valid(
+            raise_exception=True
+        )
+        return super().get(request, *args, **kwargs)
+
+
+class TrainingExportView(StudioAPIView):
+    @extend_schema(parameters=[s.TrainingExportSerializer],
+                   responses={(200, "application/jsonl"): OpenApiTypes.STR,
+                              **error_responses(400, 404)})
+    def get(self, request: Request, project_id: int) -> HttpResponse:
+        """The project's non-excluded examples as JSONL, as TRL reads them."""
+        project = project_for_user(request.user, project_id, need=Need.ADMIN)
+        params = s.TrainingExportSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        records = params.validated_data["records"]
+        body = training_sel.training_export_jsonl(request.user, project=project, fmt=records)
+        response = HttpResponse(body, content_type="application/jsonl; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="project-{project.pk}-{records}.jsonl"'
+        )
+        return response
+
+
+class TrainingExampleExcludeView(StudioAPIView):
+    @extend_schema(request=s.ExcludeInputSerializer,
+                   responses={200: s.TrainingExampleSerializer, **error_responses(400, 404)})
+    def post(self, request: Request, example_id: int) -> Response:
+        """Exclude an example from training (``excluded: true``) or include it again."""
+        project_id = (examples_visible_to(request.user).filter(pk=example_id)
+                      .values_list("project_id", flat=True).first())
+        if project_id is None:
+            raise NotFound()
+        project_for_user(request.user, project_id, need=Need.ADMIN)
+        body = s.ExcludeInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        example = training_svc.example_set_excluded(
+            user=request.user, example_id=example_id, excluded=body.validated_data["excluded"]
+        )
+        return Response(s.TrainingExampleSerializer(example).data)
+
+
+class ProjectTrainingJobsView(StudioMixin, generics.ListAPIView):
+    serializer_class = s.TrainingJobSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        project = project_for_user(self.request.user, self.kwargs["project_id"], need=Need.ADMIN)
+        return training_sel.training_jobs_for(self.request.user, project=project)
+
+    @extend_schema(parameters=[s.PageSerializer],
+                   responses={200: s.TrainingJobSerializer(many=True), **error_responses(404)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.TrainingStartInputSerializer,
+                   responses={201: s.TrainingJobSerializer, **error_responses(400, 404)})
+    def post(self, request: Request, project_id: int) -> Response:
+        """Snapshot the project's examples and queue a retraining job. 400 says why not
+        (too few examples, a job already queued or running)."""
+        project = project_for_user(request.user, project_id, need=Need.ADMIN)
+        body = s.TrainingStartInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = training_svc.training_job_start(user=request.user, project_id=project.pk,
+                                              method=body.validated_data["method"])
+        return Response(s.TrainingJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingJobDetailView(StudioAPIView):
+    @extend_schema(responses={200: s.TrainingJobSerializer, **error_responses(404)})
+    def get(self, request: Request, job_id: int) -> Response:
+        """A job's progress: status, phase, step / total_steps, ETA, loss curve."""
+        job = training_job_for_user(request.user, job_id, need=Need.ADMIN)
+        job = TrainingJob.objects.select_related("version").get(pk=job.pk)
+        return Response(s.TrainingJobSerializer(job).data)
+
+
+class TrainingJobCancelView(StudioAPIView):
+    @extend_schema(request=None,
+                   responses={200: s.TrainingJobSerializer, **error_responses(404, 409)})
+    def post(self, request: Request, job_id: int) -> Response:
+        """Cancel a queued job at once, or ask a running one to stop at its next step."""
+        training_job_for_user(request.user, job_id, need=Need.ADMIN)
+        try:
+            job = training_svc.training_job_cancel(user=request.user, job_id=job_id)
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
+        return Response(s.TrainingJobSerializer(job).data)
+
+
+class ProjectModelVersionsView(StudioMixin, generics.ListAPIView):
+    serializer_class = s.ModelVersionSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        project = project_for_user(self.request.user, self.kwargs["project_id"], need=Need.ADMIN)
+        return training_sel.model_versions_for(self.request.user, project=project)
+
+    @extend_schema(parameters=[s.PageSerializer],
+                   responses={200: s.ModelVersionSerializer(many=True), **error_responses(404)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class _VersionSwitchView(StudioAPIView):
+    switch: Any
+
+    def post(self, request: Request, version_id: int) -> Response:
+        version_for_user(request.user, version_id, need=Need.ADMIN)
+        try:
+            version = self.switch(user=request.user, version_id=version_id)
+        except ValidationError as exc:  # wrong status, missing or tampered adapter
+            raise Conflict(" ".join(exc.messages)) from exc
+        return Response(s.ModelVersionSerializer(version).data)
+
+
+class ModelPromoteView(_VersionSwitchView):
+    switch = staticmethod(training_svc.model_promote)
+
+    @extend_schema(request=None,
+                   responses={200: s.ModelVersionSerializer, **error_responses(404, 409)})
+    def post(self, request: Request, version_id: int) -> Response:
+        """Make a ready version live (its adapter's sha256 is checked first)."""
+        return super().post(request, version_id)
+
+
+class ModelRollbackView(_VersionSwitchView):
+    switch = staticmethod(training_svc.model_rollback)
+
+    @extend_schema(request=None,
+                   responses={200: s.ModelVersionSerializer, **error_responses(404, 409)})
+    def post(self, request: Request, version_id: int) -> Response:
+        """Make an archived (earlier live) version live again."""
+        return super().post(request, version_id)

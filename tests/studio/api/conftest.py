@@ -55,3 +55,9 @@ def _fresh_throttle(settings: Any, world: Any) -> Any:
     clear()
     yield
     clear()
+
+
+@pytest.fixture(autouse=True)
+def _data_dirs(settings: Any, tmp_path: Any) -> None:
+    settings.DATASET_DIR = tmp_path / "datasets"
+    settings.ADAPTER_DIR = tmp_path / "adapters"

@@ -10,6 +10,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from studio.models import TrainingExample
 from tests.conftest import World
 
 CSP_HEADER = "Content-Security-Policy"
@@ -78,10 +79,19 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
     )
 
     settings.API_GENERATION_RATE = 10_000
+    # Rows behind every list, so response schemas are checked on real data.
+    for kind in ("sft", "preference"):
+        TrainingExample.objects.create(
+            project=world.project, kind=kind, content_kind="article",
+            prompt=[{"role": "user", "content": "Write."}], completion="Text.",
+            rejected_completion="Draft." if kind == "preference" else "",
+        )
     key = Token.objects.create(user=world.admin).key
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
     real_ids = {"project_id": world.project.pk, "brief_id": world.brief.pk,
-                "draft_id": world.draft.pk}
+                "draft_id": world.draft.pk, "job_id": world.training_job.pk,
+                "version_id": world.version.pk,
+                "example_id": TrainingExample.objects.filter(project=world.project).first().pk}
     checks = [not_a_server_error, status_code_conformance, content_type_conformance,
               response_headers_conformance, response_schema_conformance]
     generation = GenerationMode.POSITIVE if mode == "positive" else GenerationMode.NEGATIVE

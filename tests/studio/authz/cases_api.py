@@ -22,6 +22,24 @@ def _draft(w):  # type: ignore[no-untyped-def]
     return {"draft_id": w.draft.pk}
 
 
+def _training_job(w):  # type: ignore[no-untyped-def]
+    return {"job_id": w.training_job.pk}
+
+
+def _version(w):  # type: ignore[no-untyped-def]
+    return {"version_id": w.version.pk}
+
+
+def _example(w):  # type: ignore[no-untyped-def]
+    from studio.models import TrainingExample
+
+    example = TrainingExample.objects.create(
+        project=w.project, kind="sft", content_kind="article",
+        prompt=[{"role": "user", "content": "Write."}], completion="Text.",
+    )
+    return {"example_id": example.pk}
+
+
 CASES: list[Case] = [
     Case("api:project-list", no_kwargs, ALL, tenant_scoped=False),
     Case("api:project-detail", _project, ALL),
@@ -42,4 +60,20 @@ CASES: list[Case] = [
     Case("api:draft-edit", _draft, REVIEWERS, method="post", headers=IF_MATCH,
          data=lambda w: {"text": "A saved edit."}),
     Case("api:draft-ab-pick", _draft, ALL, method="post", data=lambda w: {"picked": True}),
+    # Training data, jobs and model versions: admins only, as on the training pages.
+    Case("api:project-training-examples", _project, ADMINS),
+    Case("api:project-training-export", _project, ADMINS),
+    Case("api:training-example-exclude", _example, ADMINS, method="post",
+         data=lambda w: {"excluded": True}),
+    Case("api:project-training-jobs", _project, ADMINS),
+    # Too few examples: 400 with the reason, nothing queued.
+    Case("api:project-training-jobs", _project, ADMINS, method="post",
+         data=lambda w: {"method": "sft"}, ok=(400,)),
+    Case("api:training-job-detail", _training_job, ADMINS),
+    # world.training_job has ended: 409, nothing changes.
+    Case("api:training-job-cancel", _training_job, ADMINS, method="post", ok=(409,)),
+    Case("api:project-model-versions", _project, ADMINS),
+    # world.version has no adapter (promote) and is not archived (rollback): 409.
+    Case("api:model-version-promote", _version, ADMINS, method="post", ok=(409,)),
+    Case("api:model-version-rollback", _version, ADMINS, method="post", ok=(409,)),
 ]
