@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="4 variants x 24 tokens, no llama.cpp column")
     parser.add_argument("--no-llama-cpp", action="store_true")
+    parser.add_argument("--device", default=None, help="cpu, cuda... (default: auto)")
+    parser.add_argument("--dtype", default=None, help="float32, bfloat16... (default: auto)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's choice, one per core)")
     args = parser.parse_args(argv)
@@ -83,17 +85,21 @@ def _brief() -> Any:
                                banned_terms=("cheap",))
 
 
-def memory_bandwidth_gbs(size_mb: int = 256, repeats: int = 5) -> float:
+def memory_bandwidth_gbs(size_mb: int = 256, repeats: int = 5, device: str = "cpu") -> float:
     """Measured copy bandwidth in GB/s (bytes read + bytes written per second)."""
     import torch
 
-    src = torch.ones(size_mb * 2**20 // 4, dtype=torch.float32)
+    src = torch.ones(size_mb * 2**20 // 4, dtype=torch.float32, device=device)
     dst = torch.empty_like(src)
     dst.copy_(src)
     best = float("inf")
     for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
         started = time.perf_counter()
         dst.copy_(src)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
         best = min(best, time.perf_counter() - started)
     return 2 * src.numel() * 4 / best / 1e9
 
@@ -101,13 +107,13 @@ def memory_bandwidth_gbs(size_mb: int = 256, repeats: int = 5) -> float:
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     """Run the three columns and return the JSON summary."""
     import torch
-    from transformers import pipeline
+    from transformers import GenerationConfig, pipeline
 
     from generation.engine import Engine, GenerationRequest, SamplingParams
 
     variants, new_tokens = args.variants, args.max_new_tokens
     started = time.monotonic()
-    engine = Engine.load(args.model, args.cache_dir)
+    engine = Engine.load(args.model, args.cache_dir, device=args.device, dtype=args.dtype)
     print(f"model {engine.base.spec} loaded from {engine.base.model_dir} in "
           f"{time.monotonic() - started:.1f}s on {engine.base.device}/{engine.base.dtype}, "
           f"{torch.get_num_threads()} threads")
@@ -123,13 +129,19 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     # (a) naive: one pipeline call per draft.
     pipe = pipeline("text-generation", model=engine.base.model, tokenizer=engine.base.tokenizer,
                     device=engine.base.device)
-    gen_kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=True,
-                      return_full_text=False, add_special_tokens=False, **SAMPLING)
-    pipe(prompt, **{**gen_kwargs, "max_new_tokens": 2, "min_new_tokens": 2})  # warm-up
+    def pipe_config(tokens: int) -> Any:
+        return GenerationConfig(max_new_tokens=tokens, min_new_tokens=tokens, do_sample=True,
+                                pad_token_id=engine.base.tokenizer.pad_token_id,
+                                eos_token_id=engine.base.model.generation_config.eos_token_id,
+                                **SAMPLING)
+
+    pipe(prompt, generation_config=pipe_config(2), return_full_text=False,
+         add_special_tokens=False)  # warm-up
     t0 = time.perf_counter()
     for i in range(variants):
         torch.manual_seed(i)
-        pipe(prompt, **gen_kwargs)
+        pipe(prompt, generation_config=pipe_config(new_tokens), return_full_text=False,
+             add_special_tokens=False)
     naive_s = time.perf_counter() - t0
     naive_tokens = variants * new_tokens  # min_new_tokens = max_new_tokens: exact length
 
@@ -145,7 +157,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
     # Batch-1 bound: every decoded token reads all weights once.
     param_bytes = sum(p.numel() * p.element_size() for p in engine.base.model.parameters())
-    bandwidth = memory_bandwidth_gbs()
+    bandwidth = memory_bandwidth_gbs(device=engine.base.device)
     bound_tps = bandwidth * 1e9 / param_bytes
     naive_tps = naive_tokens / naive_s
 
@@ -154,6 +166,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "device": engine.base.device,
         "dtype": engine.base.dtype,
         "threads": torch.get_num_threads(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # >threads: the machine was shared
         "variants": variants,
         "max_new_tokens": new_tokens,
         "prompt_tokens": result.prompt_tokens,

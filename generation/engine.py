@@ -6,13 +6,20 @@ Usage (one Engine per worker process)::
     results = engine.generate([GenerationRequest(brief, voice, variants=3, seed=7)],
                               progress=lambda done, total: ...)
 
-Reproducibility: every draft row (request, variant) samples with its own
+Reproducibility: every draft row (request, variant) samples on the CPU with its own
 ``torch.Generator`` seeded from (request seed, variant, attempt), and the sampling
 step orders candidate tokens by token id, so a draft depends only on its own request,
-seed and variant, not on what else shares its batch. Float rounding of batched
-matrix products can differ from a batch of one by ~1e-6, which changes a token only
-when a random draw lands within that distance of a boundary; in practice the same
-request and seed give the same text in any batch (tests assert it).
+seed and variant, not on what else shares its batch:
+
+- CPU, float32 (the default here): requests are mixed in batches. Batched matrix
+  products round differently from a batch of one by ~1e-6, which changes a token only
+  if a random draw lands that close to a boundary; the same request and seed give the
+  same text alone or in any batch (tests assert it).
+- GPU or bfloat16/float16: rounding differences are large enough to change tokens, so
+  each request is batched on its own (``mix_requests=False``); the same request (same
+  brief, voice, examples, variants, sampling, seed, adapter) gives the same drafts on
+  the same hardware and library versions. Changing the number of variants changes the
+  batch and may change the drafts.
 """
 
 from __future__ import annotations
@@ -166,8 +173,16 @@ class Engine:
         max_batch_tokens: int = 32768,
         max_batch_rows: int = 32,
         similarity_threshold: float = 0.8,
+        mix_requests: bool | None = None,
     ) -> None:
         self.base = base
+        # Whether rows of different requests may share a batch. In float32 on the CPU a
+        # row's numbers do not depend on its batch neighbours (beyond ~1e-6, which the
+        # sampler absorbs); in bfloat16/float16 or on a GPU they do enough to change
+        # tokens, so there each request gets batches of its own and stays reproducible.
+        if mix_requests is None:
+            mix_requests = base.device == "cpu" and base.dtype == "float32"
+        self.mix_requests = mix_requests
         self.adapters = AdapterCache(base.model, capacity=max_adapters)
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_rows = max_batch_rows
@@ -330,9 +345,11 @@ class Engine:
     def _batches(self, rows: list[_Row]) -> list[list[_Row]]:
         """Group rows by adapter, sort by prompt length (less padding) and cut into
         batches under the row and token caps."""
-        groups: dict[str, list[_Row]] = {}
+        groups: dict[tuple[str, int], list[_Row]] = {}
         for row in rows:
-            groups.setdefault(row.adapter.key if row.adapter else "", []).append(row)
+            key = (row.adapter.key if row.adapter else "",
+                   -1 if self.mix_requests else row.request_index)
+            groups.setdefault(key, []).append(row)
         batches: list[list[_Row]] = []
         for group in groups.values():
             group.sort(key=lambda r: len(r.prompt_ids))
@@ -369,7 +386,7 @@ class Engine:
             # Left padding: every row's last prompt token sits at the same position.
             input_ids[i, width - len(row.prompt_ids):] = torch.tensor(row.prompt_ids)
             attention[i, width - len(row.prompt_ids):] = 1
-        sampler = _RowSampler(rows, width, eos_ids, device=self.base.device)
+        sampler = _RowSampler(rows, width, eos_ids)
         config = GenerationConfig(
             max_new_tokens=max(r.max_new for r in rows) + 1,  # +1: room for a forced eos
             do_sample=False, eos_token_id=eos_ids, pad_token_id=pad_id,
@@ -434,10 +451,12 @@ class _RowSampler:
 
     Per-row generators make a row's draft independent of the rest of the batch;
     per-row settings let requests with different sampling share one batch; the
-    per-row token budget forces an eos, so short requests stop early.
+    per-row token budget forces an eos, so short requests stop early. Penalty, eos
+    masking and top-k run batched on the model's device; only the top-k candidates go
+    to the CPU, where each row draws with its own generator.
     """
 
-    def __init__(self, rows: list[_Row], prompt_width: int, eos_ids: list[int], device: str):
+    def __init__(self, rows: list[_Row], prompt_width: int, eos_ids: list[int]):
         import torch
 
         self.rows = rows
@@ -448,37 +467,61 @@ class _RowSampler:
             gen = torch.Generator(device="cpu")
             gen.manual_seed(row.seed)
             self.generators.append(gen)
+        self.penalty = torch.tensor([r.sampling.repetition_penalty for r in rows])
+        self.min_new = torch.tensor([r.min_new for r in rows])
+        self.pad_width = [prompt_width - len(r.prompt_ids) for r in rows]
+        self.top_k = max((r.sampling.top_k for r in rows), default=0)
+        if any(r.sampling.top_k == 0 for r in rows):
+            self.top_k = 0  # some row samples from the whole vocabulary
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
         step = input_ids.shape[1] - self.prompt_width
+        device = scores.device
         scores = scores.float()
-        out = torch.full_like(scores, float("-inf"))
+        if bool((self.penalty != 1.0).any()):
+            scores = self._apply_penalty(input_ids, scores)
+        early = (self.min_new > step).to(device)
+        if bool(early.any()):
+            eos = torch.tensor(self.eos_ids, device=device)
+            scores[early.nonzero()[:, :1], eos] = float("-inf")  # (rows, 1) x (eos,)
+        k = scores.shape[1] if self.top_k == 0 else min(self.top_k, scores.shape[1])
+        values, ids = torch.topk(scores, k, dim=-1)
+        values, ids = values.cpu(), ids.cpu()
+        chosen = []
         for i, row in enumerate(self.rows):
             if step >= row.max_new:
-                out[i, self.eos_ids[0]] = 0.0
-                continue
-            logits = scores[i].clone()
-            params = row.sampling
-            if params.repetition_penalty != 1.0:
-                seen = input_ids[i, self.prompt_width - len(row.prompt_ids):].unique()
-                picked = logits[seen]
-                logits[seen] = torch.where(picked > 0, picked / params.repetition_penalty,
-                                           picked * params.repetition_penalty)
-            if step < row.min_new:
-                logits[self.eos_ids] = float("-inf")
-            out[i, self._choose(logits, params, self.generators[i])] = 0.0
+                chosen.append(self.eos_ids[0])
+            else:
+                chosen.append(self._choose(values[i], ids[i], row.sampling, self.generators[i]))
+        out = torch.full_like(scores, float("-inf"))
+        out[torch.arange(len(self.rows), device=device), torch.tensor(chosen, device=device)] = 0.0
         return out
 
+    def _apply_penalty(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        ids = input_ids.clone()
+        for i, pad in enumerate(self.pad_width):
+            if pad:
+                # Padding must not be penalised (pad can be eos): point padded places at
+                # the row's first real token, which gets the same penalty anyway.
+                ids[i, :pad] = ids[i, pad]
+        picked = scores.gather(1, ids)
+        penalty = self.penalty.to(scores.device).unsqueeze(1)
+        picked = torch.where(picked > 0, picked / penalty, picked * penalty)
+        return scores.scatter(1, ids, picked)
+
     @staticmethod
-    def _choose(logits: Any, params: SamplingParams, generator: Any) -> int:
+    def _choose(values: Any, ids: Any, params: SamplingParams, generator: Any) -> int:
+        """Draw one token from the row's top candidates (sorted by score, on the CPU)."""
         import torch
 
         if params.temperature == 0:
-            return int(torch.argmax(logits))
-        k = params.top_k if params.top_k > 0 else logits.numel()
-        values, ids = torch.topk(logits, min(k, logits.numel()))
+            return int(ids[0])
+        if params.top_k:
+            values, ids = values[: params.top_k], ids[: params.top_k]
         probs = torch.softmax(values / params.temperature, dim=-1)
         if params.top_p < 1.0:
             before = torch.cumsum(probs, dim=-1) - probs
@@ -488,9 +531,8 @@ class _RowSampler:
         # Candidates in token-id order: a rounding-level change in the logits moves an
         # interval boundary by ~1e-6 instead of reordering whole intervals.
         order = torch.argsort(ids)
-        probs, ids = probs[order], ids[order]
-        probs = probs / probs.sum()
-        draw = torch.rand(1, generator=generator, dtype=torch.float64).item()
-        index = int(torch.searchsorted(torch.cumsum(probs.double(), 0), torch.tensor([draw],
-                                       dtype=torch.float64)).item())
+        probs, ids = probs[order].double(), ids[order]
+        cumulative = torch.cumsum(probs / probs.sum(), 0)
+        draw = torch.rand(1, generator=generator, dtype=torch.float64)
+        index = int(torch.searchsorted(cumulative, draw).item())
         return int(ids[min(index, len(ids) - 1)])

