@@ -218,11 +218,11 @@ def run_training_job(self: Any, job_id: int) -> str:
         return "failed"
 
 
-@shared_task(name="studio.tasks.training.reconcile_training_jobs", queue="default")
+@shared_task(name="studio.tasks.training.reconcile_training_jobs")
 def reconcile_training_jobs() -> list[int]:
     return svc.training_jobs_reconcile()
 
 
-@shared_task(name="studio.tasks.training.auto_retrain", queue="default")
+@shared_task(name="studio.tasks.training.auto_retrain")
 def auto_retrain() -> list[int]:
     return svc.training_auto_retrain()
