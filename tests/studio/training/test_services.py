@@ -339,3 +339,27 @@ def test_it_auto_retrains_projects_over_their_threshold_once(
     TrainingJob.objects.filter(pk=job.pk).update(status="succeeded")
     assert svc.training_auto_retrain() == []  # nothing new since that job
     assert AuditEvent.objects.get(verb="training.start").after["auto"] is True
+
+
+def test_it_schedules_training_housekeeping_on_the_default_queue(settings: Any) -> None:
+    from studio.celery import app
+
+    entries = {e["task"]: e for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    for name in ("studio.tasks.training.auto_retrain",
+                 "studio.tasks.training.reconcile_training_jobs"):
+        assert name in app.tasks
+        # Not behind a long training job on the train queue.
+        route = app.amqp.router.route(dict(entries[name].get("options", {})), name, (), {}, None)
+        assert route["queue"].name == "default"
+    route = app.amqp.router.route({}, "studio.tasks.training.run_training_job", (), {}, None)
+    assert route["queue"].name == "train"
+
+
+def test_it_runs_auto_retrain_from_its_task(world: World) -> None:
+    from studio.tasks.training import auto_retrain
+
+    world.project.auto_retrain_threshold = 5
+    world.project.save()
+    add_examples(world.project, 12)
+    started = auto_retrain.apply().get()
+    assert started == [TrainingJob.objects.get(project=world.project, status="queued").pk]
