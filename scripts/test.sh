@@ -20,6 +20,9 @@ export CELERY_BROKER_URL=${CELERY_BROKER_URL:-$REDIS_URL/15}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export STUDIO_TEST_ARTIFACTS=${STUDIO_TEST_ARTIFACTS:-$PWD/test-artifacts}
 
+# Empty the tests' broker database, so messages from an earlier run never linger.
+.venv/bin/python -c "import redis, sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).flushdb()" "$CELERY_BROKER_URL" 2>/dev/null || true
+
 echo "==> ruff"
 .venv/bin/ruff check .
 echo "==> mypy"

@@ -36,11 +36,14 @@ def _free_port() -> int:
 
 def point_celery_at(url: str) -> None:
     """Make this process publish to ``url`` (drops pooled connections to the old one)."""
-    app.conf.broker_url = url
+    # Celery copies broker_url into the read/write URLs when it loads its config.
+    app.conf.broker_url = app.conf.broker_write_url = app.conf.broker_read_url = url
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    assert f":{port}" in app.connection_for_write().as_uri()
 
 
 class RedisServer:
