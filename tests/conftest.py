@@ -20,9 +20,13 @@ from tests.factories import (
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
+def _test_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     # PBKDF2 costs ~0.3 s a user on this CPU; tests don't need a slow hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Snapshots and adapters written by tests stay out of the checkout's var/.
+    files = tmp_path_factory.getbasetemp() / "studio-files"
+    settings.DATASET_DIR = files / "datasets"
+    settings.ADAPTER_DIR = files / "adapters"
 
 
 @dataclass

@@ -121,15 +121,25 @@ def snapshot_path(project_id: int, content_hash: str) -> Path:
 def snapshot_freeze(*, project: Project) -> tuple[Snapshot, DatasetSnapshot]:
     """Freeze the project's examples into a snapshot folder and its row (idempotent:
     the same examples give the same hash, folder and row)."""
+    snapshot = snapshot_build(project=project)
+    return snapshot, snapshot_store(project=project, snapshot=snapshot)
+
+
+def snapshot_build(*, project: Project) -> Snapshot:
+    """The project's examples as a snapshot in memory (nothing written yet)."""
     sft, pref = dataset_examples(project)
-    snapshot = build_snapshot(sft, pref, eval_fraction=EVAL_FRACTION, seed=0)
+    return build_snapshot(sft, pref, eval_fraction=EVAL_FRACTION, seed=0)
+
+
+def snapshot_store(*, project: Project, snapshot: Snapshot) -> DatasetSnapshot:
+    """Write the snapshot's files (atomically) and its row; idempotent per content hash."""
     path = snapshot.write(snapshot_path(project.pk, snapshot.content_hash))
     row, _ = DatasetSnapshot.objects.get_or_create(
         project=project,
         content_hash=snapshot.content_hash,
         defaults={"counts": snapshot.counts, "path": str(path)},
     )
-    return snapshot, row
+    return row
 
 
 # --- Jobs --------------------------------------------------------------------------
@@ -177,9 +187,11 @@ def _job_create(
     active = TrainingJob.objects.filter(project=project, status__in=ACTIVE).first()
     if active is not None:
         raise ValidationError(_busy_message(active.pk))
-    snapshot, snapshot_row = snapshot_freeze(project=project)
+    # Refuse too little data before anything is written.
+    snapshot = snapshot_build(project=project)
     config = _config_for(snapshot, method, overrides)
     _check_enough(snapshot, config)
+    snapshot_row = snapshot_store(project=project, snapshot=snapshot)
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         try:

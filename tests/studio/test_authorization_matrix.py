@@ -33,7 +33,7 @@ def _collect_cases() -> list[Case]:
 CASES = _collect_cases()
 
 # URLs that need no login, or are not tenant data at all.
-PUBLIC = {"login", "logout", "api-root", "schema", "api-docs"}
+PUBLIC = {"login", "logout", "api-root", "schema", "api-docs", "healthz"}
 
 
 def _named_patterns(patterns: list[URLPattern | URLResolver], prefix: str = "") -> set[str]:

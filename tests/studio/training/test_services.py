@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils import timezone
@@ -57,6 +58,9 @@ def test_it_refuses_too_few_examples_naming_the_count_needed(world: World) -> No
         _start(world)
     assert "at least 8" in str(exc.value)
     assert not TrainingJob.objects.filter(project=world.project, status="queued").exists()
+    # Nothing half-written: no snapshot files or row for a refused start.
+    assert not (Path(settings.DATASET_DIR) / str(world.project.pk)).exists()
+    assert not DatasetSnapshot.objects.filter(project=world.project).exists()
 
 
 def test_it_refuses_dpo_without_enough_preference_pairs(world: World) -> None:
