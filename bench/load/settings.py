@@ -1,8 +1,7 @@
 """Production settings for the load benchmark, with plain static storage.
 
-The benchmark requests HTML only, so it does not need collectstatic; the manifest
-storage of production refuses to build while a vendored file points at a missing
-source map (vendor/chart-4.6.1.umd.min.js → chart.umd.min.js.map).
+The benchmark requests HTML only, so it skips collectstatic; production's manifest
+storage would refuse to render {% static %} without the manifest it writes.
 """
 
 from studio.settings import *  # noqa: F403
