@@ -241,6 +241,42 @@ def _prepare_trainer(
         )
 
 
+def _compact_completion_loss(
+    model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None
+) -> Any:
+    """Causal-LM loss that projects only completion positions through the LM head.
+
+    TRL's fused LM head scores only the labelled positions on Triton (CUDA) devices;
+    elsewhere it scores every position, and adds entropy/accuracy passes. On CPU the
+    LM head (vocab x hidden) is a large share of a small model's compute, so skipping
+    prompt and pad positions there is a real saving. Same value as the model's own
+    loss: mean NLL over the labelled next tokens (or their sum / num_items_in_batch
+    under gradient accumulation, as the Trainer expects).
+    """
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    labels = inputs["labels"]
+    hidden = base.model(
+        input_ids=inputs["input_ids"],
+        attention_mask=inputs.get("attention_mask"),
+        position_ids=inputs.get("position_ids"),
+    ).last_hidden_state
+    targets = labels[:, 1:]
+    mask = targets != -100
+    logits = base.lm_head(hidden[:, :-1][mask]).float()
+    total = torch.nn.functional.cross_entropy(logits, targets[mask], reduction="sum")
+    if num_items_in_batch is None:
+        return total / mask.sum().clamp(min=1)
+    return total / num_items_in_batch
+
+
+def _use_compact_loss() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
 def build_sft_trainer(
     base_model_dir: str | Path,
     train: list[SFTExample] | tuple[SFTExample, ...],
@@ -290,6 +326,20 @@ def build_sft_trainer(
         task_type="CAUSAL_LM",
     )
     cls = make_atomic_trainer_class(SFTTrainer)
+    if _use_compact_loss():
+
+        class CompactLossSFTTrainer(cls):  # type: ignore[valid-type, misc]
+            def compute_loss(
+                self,
+                model: Any,
+                inputs: dict[str, Any],
+                return_outputs: bool = False,
+                num_items_in_batch: Any = None,
+            ) -> Any:
+                loss = _compact_completion_loss(model, inputs, num_items_in_batch)
+                return (loss, None) if return_outputs else loss
+
+        cls = CompactLossSFTTrainer
     trainer = cls(
         model=model,
         args=args,

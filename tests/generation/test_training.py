@@ -367,3 +367,17 @@ def test_it_restores_optimizer_scheduler_and_rng_state_without_pickle(tmp_path) 
         assert torch.equal(opt.state_dict()["state"][0][key], opt2.state_dict()["state"][0][key])
     assert opt2.param_groups[0]["betas"] == (0.8, 0.95)
     assert sched2.last_epoch == 3 and sched2.get_last_lr() == sched.get_last_lr()
+
+
+def test_the_compact_loss_equals_the_models_own_loss(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    from generation.training.trainer import _compact_completion_loss, build_sft_trainer
+
+    trainer = build_sft_trainer(tiny_model_dir, [_sft(1), _sft(123)], [], tmp_path, _config())
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    model = trainer.model
+    expected = model(**batch).loss
+    assert torch.allclose(_compact_completion_loss(model, batch), expected, atol=1e-5)
+    n = int((batch["labels"][:, 1:] != -100).sum())
+    assert torch.allclose(_compact_completion_loss(model, batch, n), expected, atol=1e-5)
