@@ -16,7 +16,7 @@ ENV_EXAMPLE = (ROOT / "docker" / ".env.example").read_text()
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, text=True,
-                          capture_output=True, env={**clean, **env}, timeout=120)
+                          capture_output=True, env={**clean, **env}, timeout=300)
 
 
 def test_it_passes_the_deploy_check_with_production_variables() -> None:
