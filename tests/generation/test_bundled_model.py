@@ -55,7 +55,9 @@ def test_it_loads_the_converted_folder_fast_with_the_gguf_logits(converted, cach
 
     path, _ = converted
     started = time.monotonic()
-    base = models.load_base(None, cache_dir)
+    # float32 on the CPU: the GGUF's dequantised weights, compared bit for bit (a GPU
+    # would pick bfloat16, whose logits differ by rounding).
+    base = models.load_base(None, cache_dir, device="cpu", dtype="float32")
     assert time.monotonic() - started < 15
     assert base.model_dir == path and base.context_window == 8192
     gguf = models.bundled_gguf_path(models.BUNDLED_MODELS["smollm2-135m-instruct"])
