@@ -42,6 +42,13 @@ class Project(models.Model):
         null=True, blank=True, help_text="New examples that start a retrain; empty: off"
     )
     auto_promote = models.BooleanField(default=False)
+    # Events (drafts.ready, training.finished) are POSTed here, signed with the secret.
+    webhook_url = models.URLField(
+        blank=True, max_length=500,
+        help_text="Empty: no webhooks. Must be a public http(s) address.",
+    )
+    # Generated when a URL is first set (secrets.token_urlsafe(32)); never typed in.
+    webhook_secret = models.CharField(max_length=100, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
