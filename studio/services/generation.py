@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from studio.models import Brief, Draft, GenerationJob, Project
+from studio.services.claims import Claim, stale_before
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +32,8 @@ FEW_SHOT_EXAMPLES = 3
 REFERENCE_TEXTS = 200
 
 
-@dataclass(frozen=True)
-class Claim:
-    job_id: int
-    token: str
-    attempts: int
-
-
 def _stale_before() -> Any:
-    return timezone.now() - timedelta(seconds=settings.GENERATION_STUCK_AFTER)
+    return stale_before(settings.GENERATION_STUCK_AFTER)
 
 
 def job_claim(*, job_id: int, worker: str) -> Claim | None:

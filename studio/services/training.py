@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from studio.models import (
 )
 from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
 from studio.services.audit import audit_record
+from studio.services.claims import Claim, stale_before
 
 logger = logging.getLogger(__name__)
 
@@ -263,15 +263,8 @@ def training_job_cancel(*, user: Any, job_id: object) -> TrainingJob:
     return job
 
 
-@dataclass(frozen=True)
-class Claim:
-    job_id: int
-    token: str
-    attempts: int
-
-
 def _stale_before() -> Any:
-    return timezone.now() - timedelta(seconds=settings.TRAINING_STUCK_AFTER)
+    return stale_before(settings.TRAINING_STUCK_AFTER)
 
 
 def training_job_claim(*, job_id: int) -> Claim | None:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
 
 from studio.services import generation as jobs
 from studio.services.briefs import job_send
+from studio.tasks.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -105,29 +103,6 @@ def to_drafts(result: Any) -> list[dict[str, Any]]:
     ]
 
 
-@contextmanager
-def heartbeat(claims: list[jobs.Claim]) -> Iterator[None]:
-    """Keep the claims alive from a side thread while the model runs in this one."""
-    stop = threading.Event()
-    every = max(1.0, settings.GENERATION_STUCK_AFTER / 4)
-
-    def beat() -> None:
-        try:
-            while not stop.wait(every):
-                for claim in claims:
-                    jobs.job_heartbeat(claim=claim)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name="job-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
 def _is_permanent(exc: BaseException) -> bool:
     """Errors a retry cannot fix: a bad brief, a refused adapter, an unknown model."""
     from generation.errors import (
@@ -161,7 +136,8 @@ def generate_job(self: Any, job_id: int) -> str:
     )
     claims = [claim, *mates]
     try:
-        with heartbeat(claims):
+        with heartbeat(lambda: [jobs.job_heartbeat(claim=c) for c in claims],
+                       every=max(1.0, settings.GENERATION_STUCK_AFTER / 4), name="job-heartbeat"):
             inputs = [jobs.job_inputs(job_id=c.job_id) for c in claims]
             requests = [to_request(i) for i in inputs]
             engine = engine_for(inputs[0]["base_model"])

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
 
 from studio.services import training as svc
+from studio.tasks.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -96,28 +93,6 @@ class CancelCheck:
             self.checked = now
             self.answer = svc.training_job_should_stop(claim=self.claim)
         return self.answer
-
-
-@contextmanager
-def heartbeat(claim: svc.Claim) -> Iterator[None]:
-    """Keep the claim alive from a side thread (model loading and eval report nothing)."""
-    stop = threading.Event()
-    every = max(0.5, settings.TRAINING_STUCK_AFTER / 4)
-
-    def beat() -> None:
-        try:
-            while not stop.wait(every):
-                svc.training_job_heartbeat(claim=claim)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name="training-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 def _metrics(candidate: Any, incumbent: Any, incumbent_name: str, result: Any) -> dict[str, Any]:
@@ -203,7 +178,9 @@ def run_training_job(self: Any, job_id: int) -> str:
     if claim is None:
         return "nothing to do"
     try:
-        with heartbeat(claim):
+        with heartbeat(lambda: svc.training_job_heartbeat(claim=claim),
+                       every=max(0.5, settings.TRAINING_STUCK_AFTER / 4),
+                       name="training-heartbeat"):
             return _train(claim)
     except TrainingInProgress:
         # The previous run of this job is still alive and holds the folder lock; it
