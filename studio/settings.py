@@ -191,7 +191,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Celery: queues ``generate`` (model inference), ``train`` (fine-tuning) and ``default``
-# (housekeeping). studio/celery.py reads every CELERY_* setting below.
+# (housekeeping, webhook deliveries). studio/celery.py reads every CELERY_* setting below.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -220,6 +220,7 @@ CELERY_TASK_ROUTES = {
     "studio.tasks.generation.*": {"queue": "generate"},
     "studio.tasks.training.*": {"queue": "train"},
     "studio.tasks.housekeeping.*": {"queue": "default"},
+    "studio.tasks.webhooks.*": {"queue": "default"},
 }
 # A model task holds a GPU: one message at a time, acked only when done, and given back
 # to the queue when the worker dies under it.
@@ -260,6 +261,11 @@ DATASET_DIR = Path(os.environ.get("DATASET_DIR", VAR_DIR / "datasets"))
 DEFAULT_BASE_MODEL = os.environ.get("DEFAULT_BASE_MODEL", "bundled:smollm2-135m-instruct")
 GENERATION_DEVICE = os.environ.get("GENERATION_DEVICE", "") or None
 GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 512)
+
+# Webhooks may go only to public addresses (no loopback, private, link-local or
+# metadata addresses: SSRF guard). True lifts that rule and exists only so tests can
+# deliver to a local server; the default is false and production must keep it false.
+WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)
 
 # Review claims: how long opening a draft keeps it for one editor.
 REVIEW_CLAIM_SECONDS = envint("REVIEW_CLAIM_SECONDS", 5 * 60)

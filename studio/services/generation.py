@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from studio.models import Brief, Draft, GenerationJob, Project
 from studio.services.claims import Claim, stale_before
+from studio.services.webhooks import webhook_drafts_ready
 
 logger = logging.getLogger(__name__)
 
@@ -175,13 +176,13 @@ def job_complete(
     with transaction.atomic():
         job = (
             GenerationJob.objects.select_for_update(of=("self",))
-            .select_related("brief")
+            .select_related("brief__project")
             .get(pk=claim.job_id)
         )
         if job.status != GenerationJob.Status.RUNNING or job.claim_token != claim.token:
             logger.info("job %s: claim lost, drafts of this run dropped", claim.job_id)
             return False
-        Draft.objects.bulk_create(
+        saved = Draft.objects.bulk_create(
             [
                 Draft(
                     job=job,
@@ -210,6 +211,7 @@ def job_complete(
         Brief.objects.filter(pk=job.brief_id).exclude(status=Brief.Status.DONE).update(
             status=Brief.Status.IN_REVIEW, updated_at=now
         )
+        webhook_drafts_ready(job=job, project=job.brief.project, drafts=saved)
     return True
 
 

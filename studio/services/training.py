@@ -53,6 +53,7 @@ from studio.models import (
 from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
 from studio.services.audit import audit_record
 from studio.services.claims import Claim, stale_before
+from studio.services.webhooks import webhook_training_finished
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +261,8 @@ def training_job_cancel(*, user: Any, job_id: object) -> TrainingJob:
         job.save(update_fields=["status", "finished_at", "cancel_requested"])
         audit_record(actor=user, team=job.project.team, verb="training.cancel", obj=job,
                      before=before, after={"status": job.status, "cancel_requested": True})
+        if job.status == TrainingJob.Status.CANCELLED:
+            webhook_training_finished(job_id=job.pk)
     return job
 
 
@@ -280,11 +283,13 @@ def training_job_claim(*, job_id: int) -> Claim | None:
              claim_token=token, heartbeat_at=now)
     if not claimed:
         # A running job whose worker died after a cancel request ends as cancelled.
-        TrainingJob.objects.filter(pk=job_id, cancel_requested=True).filter(
+        cancelled = TrainingJob.objects.filter(pk=job_id, cancel_requested=True).filter(
             Q(status=TrainingJob.Status.QUEUED)
             | Q(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=_stale_before())
             | Q(status=TrainingJob.Status.RUNNING, heartbeat_at__isnull=True)
         ).update(status=TrainingJob.Status.CANCELLED, finished_at=now)
+        if cancelled:
+            webhook_training_finished(job_id=job_id)
         return None
     TrainingJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
     attempts = TrainingJob.objects.values_list("attempts", flat=True).get(pk=job_id)
@@ -356,15 +361,21 @@ def training_job_inputs(*, job_id: int) -> dict[str, Any]:
 
 
 def training_job_fail(*, claim: Claim, error: str) -> bool:
-    return bool(_mine(claim).update(status=TrainingJob.Status.FAILED, error=error[:4000],
-                                    finished_at=timezone.now(), eta_seconds=None))
+    failed = bool(_mine(claim).update(status=TrainingJob.Status.FAILED, error=error[:4000],
+                                      finished_at=timezone.now(), eta_seconds=None))
+    if failed:
+        webhook_training_finished(job_id=claim.job_id)
+    return failed
 
 
 def training_job_stopped(*, claim: Claim) -> bool:
     """The run stopped on a cancel request: the job ends cancelled (no version)."""
-    return bool(_mine(claim).filter(cancel_requested=True).update(
+    stopped = bool(_mine(claim).filter(cancel_requested=True).update(
         status=TrainingJob.Status.CANCELLED, finished_at=timezone.now(), eta_seconds=None
     ))
+    if stopped:
+        webhook_training_finished(job_id=claim.job_id)
+    return stopped
 
 
 def training_job_finish(
@@ -400,6 +411,7 @@ def training_job_finish(
         if project.auto_promote and candidate_wins:
             _make_live(project=project, version=version, actor=None, verb="model.promote",
                        extra={"auto": True})
+        webhook_training_finished(job_id=job.pk)
     return version
 
 
