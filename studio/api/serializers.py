@@ -50,6 +50,21 @@ class ProjectSettingsInputSerializer(StrictSerializer):
     auto_retrain_threshold = serializers.IntegerField(required=False, allow_null=True,
                                                       min_value=0, max_value=2**31 - 1)
     auto_promote = serializers.BooleanField(required=False)
+    # Checked by the service (URL form, public address); empty turns webhooks off.
+    webhook_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    rotate_webhook_secret = serializers.BooleanField(
+        required=False, default=False,
+        help_text="true: replace the webhook signing secret (the answer shows the new one)",
+    )
+
+
+class ProjectSettingsSerializer(ProjectSerializer):
+    """The answer to an admin's settings PATCH: the project plus its webhook URL and the
+    secret that signs deliveries (never shown to other roles)."""
+
+    class Meta(ProjectSerializer.Meta):
+        fields = [*ProjectSerializer.Meta.fields, "webhook_url", "webhook_secret"]
+        read_only_fields = fields
 
 
 # Briefs and generation jobs ---------------------------------------------------------------

@@ -128,14 +128,16 @@ class ProjectDetailView(StudioAPIView):
         return Response(s.ProjectSerializer(project).data)
 
     @extend_schema(request=s.ProjectSettingsInputSerializer,
-                   responses={200: s.ProjectSerializer, **error_responses(400, 404)})
+                   responses={200: s.ProjectSettingsSerializer, **error_responses(400, 404)})
     def patch(self, request: Request, project_id: int) -> Response:
         project_for_user(request.user, project_id, need=Need.ADMIN)
         body = s.ProjectSettingsInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        rotate = bool(data.pop("rotate_webhook_secret", False))
         project = project_update_settings(user=request.user, project_id=project_id,
-                                          data=dict(body.validated_data))
-        return Response(s.ProjectSerializer(project).data)
+                                          data=data, rotate_webhook_secret=rotate)
+        return Response(s.ProjectSettingsSerializer(project).data)
 
 
 # Briefs ------------------------------------------------------------------------------------

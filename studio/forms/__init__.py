@@ -7,6 +7,10 @@ from studio.models.projects import BANNED_TERMS_MAX, BRAND_VOICE_MAX, RULES_MAX
 
 
 class ProjectSettingsForm(forms.ModelForm):
+    # Declared for assume_scheme: "hooks.example.com/x" means https, not http.
+    webhook_url = forms.URLField(required=False, max_length=500, assume_scheme="https",
+                                 label="Webhook URL")
+
     class Meta:
         model = Project
         fields = [
@@ -17,6 +21,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "banned_terms",
             "auto_retrain_threshold",
             "auto_promote",
+            "webhook_url",
         ]
         widgets = {
             "brand_voice": forms.Textarea(attrs={"rows": 4, "maxlength": BRAND_VOICE_MAX}),
@@ -32,6 +37,8 @@ class ProjectSettingsForm(forms.ModelForm):
             "auto_retrain_threshold": "Start a retrain after this many new examples. "
             "Empty: never automatically.",
             "auto_promote": "Promote a new version automatically when it beats the live one.",
+            "webhook_url": "Receives drafts.ready and training.finished events as signed "
+            "JSON POSTs. Must be a public http(s) address. Empty: off.",
         }
 
     def __init__(self, *args: object, team: object = None, **kwargs: object) -> None:

@@ -53,6 +53,12 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    if request.method == "POST" and "rotate_webhook_secret" in request.POST:
+        project_update_settings(user=request.user, project_id=project.pk, data={},
+                                rotate_webhook_secret=True)
+        messages.success(request, "New webhook secret generated; the old one no longer "
+                         "signs deliveries.")
+        return redirect("project_settings", project_id=project.pk)
     form = ProjectSettingsForm(request.POST or None, instance=project)
     if request.method == "POST":
         if form.is_valid():
