@@ -116,6 +116,12 @@
   // One keydown handler for every page ----------------------------------------------
   document.addEventListener("keydown", function (ev) {
     var target = ev.target;
+    // Right after the keys dialog closes, focus can still sit on its (now hidden) Close
+    // button until the browser's focus fix-up runs: treat such keys as page keys.
+    if (target && target.closest && target.closest("dialog:not([open])")) {
+      target.blur();
+      target = document.body;
+    }
     if ((ev.ctrlKey || ev.metaKey) && ev.key === "Enter" && target && target.id === "draft-text") {
       ev.preventDefault();
       click("#approve-btn");
