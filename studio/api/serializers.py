@@ -62,6 +62,9 @@ class ProjectSettingsSerializer(ProjectSerializer):
     """The answer to an admin's settings PATCH: the project plus its webhook URL and the
     secret that signs deliveries (never shown to other roles)."""
 
+    # A plain string, not format "uri": an empty value means "no webhooks".
+    webhook_url = serializers.CharField(read_only=True, help_text="Empty: no webhooks.")
+
     class Meta(ProjectSerializer.Meta):
         fields = [*ProjectSerializer.Meta.fields, "webhook_url", "webhook_secret"]
         read_only_fields = fields
