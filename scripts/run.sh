@@ -19,6 +19,7 @@ stop() {
   echo "==> stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  exit 0
 }
 trap stop INT TERM EXIT
 
@@ -72,3 +73,4 @@ $(sed -n 's/^  /    /p' var/log/seed.log)
 MSG
 wait -n "${pids[@]}" || true
 echo "A process exited; see var/log/. Stopping the rest."
+stop

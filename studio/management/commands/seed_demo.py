@@ -59,7 +59,7 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
         "brand_voice": "Bold and cosy. Short, vivid lines that make you smell the coffee.",
         "style_must": "End with a clear call to action.",
         "style_must_not": "Use more than 30 words in a headline.",
-        "banned_terms": "cheap, free*",
+        "banned_terms": "cheap, free gift",
         "briefs": [
             {
                 "kind": ContentKind.AD_COPY,
