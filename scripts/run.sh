@@ -14,12 +14,13 @@ mkdir -p var/log
 
 pids=()
 stop() {
+  local code=${1:-0}
   trap - INT TERM EXIT
   echo
   echo "==> stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  exit 0
+  exit "$code"
 }
 trap stop INT TERM EXIT
 
@@ -73,4 +74,4 @@ $(sed -n 's/^  /    /p' var/log/seed.log)
 MSG
 wait -n "${pids[@]}" || true
 echo "A process exited; see var/log/. Stopping the rest."
-stop
+stop 1
