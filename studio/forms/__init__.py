@@ -3,7 +3,12 @@ from __future__ import annotations
 from django import forms
 
 from studio.models import Project, Role
-from studio.models.projects import BANNED_TERMS_MAX, BRAND_VOICE_MAX, RULES_MAX
+from studio.models.projects import (
+    BANNED_TERMS_MAX,
+    BRAND_VOICE_MAX,
+    RULES_MAX,
+    SETTINGS_FIELDS,
+)
 
 
 class ProjectSettingsForm(forms.ModelForm):
@@ -13,16 +18,7 @@ class ProjectSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = [
-            "name",
-            "brand_voice",
-            "style_must",
-            "style_must_not",
-            "banned_terms",
-            "auto_retrain_threshold",
-            "auto_promote",
-            "webhook_url",
-        ]
+        fields = list(SETTINGS_FIELDS)
         widgets = {
             "brand_voice": forms.Textarea(attrs={"rows": 4, "maxlength": BRAND_VOICE_MAX}),
             "style_must": forms.Textarea(attrs={"rows": 4, "maxlength": RULES_MAX}),

@@ -9,6 +9,18 @@ BRAND_VOICE_MAX = 4000
 RULES_MAX = 4000
 BANNED_TERMS_MAX = 2000
 
+# What an admin may change on a project's settings page and API: one list for both.
+SETTINGS_FIELDS = (
+    "name",
+    "brand_voice",
+    "style_must",
+    "style_must_not",
+    "banned_terms",
+    "auto_retrain_threshold",
+    "auto_promote",
+    "webhook_url",
+)
+
 
 class Project(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")

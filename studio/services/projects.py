@@ -6,20 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from studio.models import Project, Team
+from studio.models.projects import SETTINGS_FIELDS
 from studio.permissions import Need, project_for_user, team_for_user
 from studio.services.audit import audit_record
 from studio.services.webhooks import webhook_secret_new, webhook_url_validate
-
-SETTINGS_FIELDS = (
-    "name",
-    "brand_voice",
-    "style_must",
-    "style_must_not",
-    "banned_terms",
-    "auto_retrain_threshold",
-    "auto_promote",
-    "webhook_url",
-)
 
 
 def _snapshot(project: Project) -> dict[str, Any]:
