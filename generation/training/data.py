@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from generation.checks import luhn_valid
 from generation.training.errors import InvalidExample
 
 PROMPT_ROLES = frozenset({"system", "user", "assistant"})
@@ -182,21 +183,9 @@ _PHONE = re.compile(
 _DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
 def _replace_card(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
-    if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+    if 13 <= len(digits) <= 19 and luhn_valid(digits):
         return "[card]"
     return match.group(0)
 
