@@ -47,7 +47,7 @@ def brief_clean(*, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             raw.setdefault(key, value)
     form = brief_form_for(kind)(data=raw)
     if not form.is_valid():
-        raise ValidationError(form.errors.get_json_data() and {
+        raise ValidationError({
             field: [e["message"] for e in errors]
             for field, errors in form.errors.get_json_data().items()
         })

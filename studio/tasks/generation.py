@@ -44,7 +44,13 @@ def engine_for(base_model: str) -> Any:
 def to_request(inputs: dict[str, Any]) -> Any:
     from generation.adapters import AdapterRef
     from generation.engine import GenerationRequest, SamplingParams
-    from generation.prompts import KINDS, BriefInput, FewShotExample, ProjectVoice
+    from generation.prompts import (
+        KINDS,
+        BriefInput,
+        FewShotExample,
+        ProjectVoice,
+        max_new_tokens_for,
+    )
 
     def brief(fields: dict[str, Any]) -> BriefInput:
         target = fields["target_words"] or KINDS[fields["kind"]].default_target_words
@@ -55,8 +61,6 @@ def to_request(inputs: dict[str, Any]) -> Any:
             source_text=fields["source_text"],
             extra={k: v for k, v in fields["extra"].items() if isinstance(v, str | int)},
         )
-
-    from generation.prompts import max_new_tokens_for
 
     main = brief(inputs["brief"])
     voice = inputs["voice"]
