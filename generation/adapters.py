@@ -1,8 +1,22 @@
 """LoRA adapters on a shared base model: verification, loading and a small LRU.
 
 An adapter folder must hold ``adapter_config.json`` and ``adapter_model.safetensors``
-and nothing pickle-based. Its weights are read into memory once, hashed, and loaded
-from those same bytes, so the file cannot be swapped between the check and the load.
+and nothing pickle-based. Both files change what the model outputs (the config sets
+``lora_alpha``, the target modules, the base model...), so the recorded checksum covers
+both: :func:`adapter_sha256` is the sha256 of a framing of the two files' bytes,
+``b"config\\0" + len + config bytes + b"weights\\0" + len + weights bytes`` (lengths as
+8-byte big-endian), so no byte can move from one file to the other unnoticed. The files
+are read into memory once, hashed, and the peft config and the state dict are built from
+those same bytes, so neither file can be swapped between the check and the load.
+
+The checksum stays 64 lowercase hex characters, so it fits the existing
+``ModelVersion.adapter_sha256`` column (``max_length=64``, no room for a ``v2:`` prefix)
+and every plain string comparison of a recorded value keeps working. Versions recorded
+before the config was covered hold the sha256 of the weights file alone. Such a record
+cannot vouch for the config, so it is refused rather than half-checked: the refusal
+(:class:`AdapterChecksumError`) says it is a legacy weights-only checksum and that the
+fix is to retrain, or to re-record it with :func:`adapter_sha256_upgrade` after checking
+the config by hand (that function only upgrades a record whose weights still match).
 """
 
 from __future__ import annotations
@@ -28,7 +42,8 @@ PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib",
 
 @dataclass(frozen=True)
 class AdapterRef:
-    """Where a LoRA adapter lives and the sha256 recorded for its weights file."""
+    """Where a LoRA adapter lives and the checksum recorded for it
+    (:func:`adapter_sha256`: its config and weights files together)."""
 
     path: str
     sha256: str
@@ -36,26 +51,88 @@ class AdapterRef:
     @property
     def key(self) -> str:
         """Name used inside the model. Path and sha both count, so a folder is always
-        checked (pickles, sha) before its first use even when the same weights are
+        checked (pickles, sha) before its first use even when the same files are
         loaded from another folder."""
         digest = hashlib.sha256(f"{self.path}\0{self.sha256.lower()}".encode()).hexdigest()
         return "a_" + digest[:16]
 
 
 def adapter_sha256(adapter_dir: str | Path) -> str:
-    """sha256 (hex) of the adapter's weights file ``adapter_model.safetensors``.
+    """sha256 (hex) covering the adapter's ``adapter_config.json`` and
+    ``adapter_model.safetensors`` (see the module docstring for the framing).
 
     This is the value to record when an adapter is trained and to pass back in
-    :class:`AdapterRef`. Raises AdapterError when the file is missing.
+    :class:`AdapterRef`. It depends on the two files' bytes only, not on the folder's
+    path. Raises AdapterError when either file is missing.
     """
-    return hashlib.sha256(_read_weights(Path(adapter_dir))).hexdigest()
+    return _digest(*_read_files(Path(adapter_dir)))
 
 
-def _read_weights(folder: Path) -> bytes:
-    weights = folder / ADAPTER_WEIGHTS
-    if not weights.is_file():
-        raise AdapterError(f"adapter folder {folder} has no {ADAPTER_WEIGHTS}")
-    return weights.read_bytes()
+def verify_adapter_sha256(adapter_dir: str | Path, recorded: str) -> None:
+    """Raise AdapterChecksumError unless ``recorded`` is the folder's
+    :func:`adapter_sha256`; the message tells a changed file from a legacy record."""
+    folder = Path(adapter_dir)
+    _check_recorded(folder, recorded, *_read_files(folder))
+
+
+def adapter_sha256_upgrade(adapter_dir: str | Path, recorded: str) -> str:
+    """The checksum to record in place of ``recorded`` for this folder.
+
+    ``recorded`` may be a current checksum (returned as is, so running an upgrade twice
+    is harmless) or a legacy weights-only sha256, which is only upgraded while the
+    weights file still matches it. A legacy record never covered the config, so check
+    ``adapter_config.json`` (or retrain) before re-recording. Raises
+    AdapterChecksumError when the weights no longer match, AdapterError when a file is
+    missing.
+    """
+    folder = Path(adapter_dir)
+    config, weights = _read_files(folder)
+    current = _digest(config, weights)
+    if recorded.lower() in {current, hashlib.sha256(weights).hexdigest()}:
+        return current
+    raise AdapterChecksumError(
+        f"adapter {folder}: the files match neither the recorded sha256 {recorded} nor "
+        "a legacy weights-only checksum of it (a file was changed or replaced); "
+        "not upgraded"
+    )
+
+
+def _digest(config: bytes, weights: bytes) -> str:
+    digest = hashlib.sha256()
+    for label, data in ((b"config", config), (b"weights", weights)):
+        digest.update(label + b"\0" + len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _read_files(folder: Path) -> tuple[bytes, bytes]:
+    """(config bytes, weights bytes), each file read exactly once."""
+    found = []
+    for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS):
+        try:
+            found.append((folder / name).read_bytes())
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise AdapterError(f"adapter folder {folder} has no {name}") from exc
+    return found[0], found[1]
+
+
+def _check_recorded(folder: Path, recorded: str, config: bytes, weights: bytes) -> None:
+    expected = recorded.lower()
+    actual = _digest(config, weights)
+    if actual == expected:
+        return
+    if hashlib.sha256(weights).hexdigest() == expected:
+        raise AdapterChecksumError(
+            f"adapter {folder}: the recorded sha256 {recorded} is a legacy checksum of "
+            f"{ADAPTER_WEIGHTS} alone and does not cover {ADAPTER_CONFIG}, so the adapter "
+            "is refused. Retrain the project to record a new version, or have an operator "
+            f"check {ADAPTER_CONFIG} and re-record the checksum with "
+            "generation.adapters.adapter_sha256_upgrade"
+        )
+    raise AdapterChecksumError(
+        f"adapter {folder}: sha256 of {ADAPTER_CONFIG} + {ADAPTER_WEIGHTS} is {actual}, "
+        f"expected {recorded} (a file was changed or replaced)"
+    )
 
 
 def check_adapter_dir(folder: Path) -> None:
@@ -81,26 +158,44 @@ def check_adapter_dir(folder: Path) -> None:
 
 
 def read_verified_adapter(ref: AdapterRef) -> tuple[Any, dict[str, Any]]:
-    """Check the folder and the sha256, then return (peft config, state dict)."""
-    from peft import PeftConfig
+    """Check the folder and the checksum, then return (peft LoraConfig, state dict),
+    both built from the very bytes that were hashed."""
     from safetensors import SafetensorError
     from safetensors.torch import load as load_safetensors
 
     folder = Path(ref.path)
     check_adapter_dir(folder)
-    data = _read_weights(folder)
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != ref.sha256.lower():
-        raise AdapterChecksumError(
-            f"adapter {folder}: weights sha256 is {actual}, expected {ref.sha256} "
-            "(the file was changed or replaced)"
-        )
+    config_bytes, weights = _read_files(folder)
+    _check_recorded(folder, ref.sha256, config_bytes, weights)
+    config = _lora_config(folder, config_bytes)
     try:
-        state_dict = load_safetensors(data)
-        config = PeftConfig.from_pretrained(str(folder))
+        state_dict = load_safetensors(weights)
     except (SafetensorError, ValueError, TypeError, OSError) as exc:
         raise AdapterError(f"adapter {folder} cannot be read: {exc}") from exc
     return config, state_dict
+
+
+def _lora_config(folder: Path, data: bytes) -> Any:
+    """What ``PeftConfig.from_pretrained`` builds, but from bytes already verified
+    instead of a second read of the file."""
+    from peft import LoraConfig
+
+    try:
+        attributes = json.loads(data)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        raise AdapterError(f"{folder / ADAPTER_CONFIG} is not valid JSON: {exc}") from exc
+    if not isinstance(attributes, dict):
+        raise AdapterError(f"{folder / ADAPTER_CONFIG} is not a JSON object")
+    if attributes.get("peft_type") != "LORA":
+        raise AdapterError(
+            f"adapter {folder} is not a LoRA adapter (peft_type "
+            f"{attributes.get('peft_type')!r})"
+        )
+    attributes.pop("runtime_config", None)  # runtime-only, as peft's own loader drops it
+    try:
+        return LoraConfig.from_peft_type(**LoraConfig.check_kwargs(**attributes))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise AdapterError(f"adapter {folder} cannot be read: {exc}") from exc
 
 
 class AdapterCache:

@@ -35,8 +35,9 @@ class UnsafeAdapterError(AdapterError):
 
 
 class AdapterChecksumError(AdapterError):
-    """The adapter weights do not match the sha256 recorded for them (tampered or
-    replaced files)."""
+    """The adapter's config and weights files do not match the checksum recorded for
+    them (tampered or replaced files), or the record is a legacy weights-only checksum
+    that cannot vouch for the config."""
 
 
 class PromptError(GenerationError, ValueError):
