@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from generation.adapters import adapter_sha256
 from studio.models import AuditEvent, ModelVersion, Project, TrainingExample, TrainingJob
 from tests.conftest import World
 from tests.factories import ModelVersionFactory
@@ -36,7 +36,7 @@ def _adapter_version(w: World, tmp_path: Path, number: int, status: str) -> Mode
     (folder / "adapter_model.safetensors").write_bytes(data)
     return ModelVersionFactory(project=w.project, number=number, status=status,
                                adapter_path=str(folder),
-                               adapter_sha256=hashlib.sha256(data).hexdigest())
+                               adapter_sha256=adapter_sha256(folder))
 
 
 def _url(name: str, **kw: Any) -> str:

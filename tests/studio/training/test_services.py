@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils import timezone
 
+from generation.adapters import adapter_sha256
 from studio.models import AuditEvent, DatasetSnapshot, ModelVersion, TrainingExample, TrainingJob
 from studio.services import training as svc
 from studio.services.briefs import brief_create
@@ -33,7 +33,7 @@ def _fake_adapter(folder: Path, seed: str = "a") -> str:
     (folder / "adapter_config.json").write_text(json.dumps({"r": 4}))
     data = f"weights {seed}".encode()
     (folder / "adapter_model.safetensors").write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
+    return adapter_sha256(folder)
 
 
 def _version(world: World, tmp_path: Path, number: int, status: str, **kw: Any) -> ModelVersion:
