@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from studio.api.throttling import _client
+from studio.api.throttling import THROTTLE_KEY_PREFIX, _client
 
 
 class Api:
@@ -40,19 +40,21 @@ def api(client: Client) -> Api:
     return Api(client)
 
 
+def clear_generation_counters(url: str) -> None:
+    """Empty every team's generation window (team ids come back in a fresh test database)."""
+    redis = _client(url)
+    keys = list(redis.scan_iter(match=f"{THROTTLE_KEY_PREFIX}*"))
+    if keys:
+        redis.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_throttle(settings: Any) -> Any:
-    """Each test starts with empty generation counters (team ids are reused across tests)."""
-    redis = _client(settings.API_THROTTLE_REDIS_URL)
-
-    def clear() -> None:
-        keys = list(redis.scan_iter(match="studio:api:generate:*"))
-        if keys:
-            redis.delete(*keys)
-
-    clear()
+    """Each test starts with empty generation windows."""
+    url = settings.API_THROTTLE_REDIS_URL  # a test may point the setting at a dead Redis
+    clear_generation_counters(url)
     yield
-    clear()
+    clear_generation_counters(url)
 
 
 @pytest.fixture(autouse=True)
