@@ -73,7 +73,7 @@ def resolve_model_dir(spec: str | ModelSpec | None, cache_dir: str | Path) -> Pa
       from there when ``HF_HUB_OFFLINE=1``).
 
     Raises ModelSpecError, ModelNotFoundError or ModelLoadError; on failure nothing is
-    left in the cache but the conversion lock file.
+    left in the cache (nor is the conversion's lock file on success).
     """
     parsed = parse_model_spec(spec)
     cache = Path(cache_dir).expanduser()
@@ -143,12 +143,37 @@ def _remove_stale_temp_dirs(parent: Path, name: str) -> None:
 
 @contextlib.contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
-    with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    """Hold an exclusive flock on ``path``, a file that exists only while it is held.
+
+    The holder unlinks the file before releasing it, so no lock file is left behind.
+    That alone would be a race: a process already waiting on the old file would wake
+    up holding a lock on an unlinked inode while a newcomer creates and locks a new
+    file at ``path``. So after each flock the holder checks that ``path`` still names
+    the inode it locked, and otherwise starts again on the new file. The file at
+    ``path`` is only ever unlinked by the holder of its lock, so whoever holds a lock
+    on the inode ``path`` names is the only holder.
+    """
+    while True:
+        # Read-only is enough for flock, and lets workers running as other users lock
+        # a file this one created.
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            yield
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                named = os.stat(path)
+            except FileNotFoundError:
+                continue  # the previous holder removed it: lock the next one
+            locked = os.fstat(fd)
+            if (named.st_dev, named.st_ino) != (locked.st_dev, locked.st_ino):
+                continue  # replaced by a newer lock file: lock that one instead
+            try:
+                yield
+            finally:
+                # Unlink while still holding the lock (closing the fd releases it).
+                path.unlink(missing_ok=True)
+            return
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            os.close(fd)
 
 
 def _convert_gguf(gguf: Path, out: Path) -> None:

