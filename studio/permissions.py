@@ -96,6 +96,14 @@ def teams_visible_to(user: AnyUser) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user_id=user.pk)
 
 
+def teams_allowing(user: AnyUser, need: Need) -> QuerySet[Team]:
+    """The teams in which the user's role allows ``need``."""
+    if not user.is_authenticated:
+        return Team.objects.none()
+    roles = [role for role, needs in ROLE_NEEDS.items() if need in needs]
+    return Team.objects.filter(memberships__user_id=user.pk, memberships__role__in=roles)
+
+
 def team_for_user(user: AnyUser, team_id: object, *, need: Need = Need.VIEW) -> Team:
     team = _get(Team.objects.all(), team_id)
     _check(user, team.pk, need)

@@ -74,17 +74,24 @@ def draft_etag(draft: Draft) -> str:
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"v?(\d{1,9})"\s*$|^\s*v?(\d{1,9})\s*$')
 
 
+ETAG_HELP = 'Use the ETag from GET /api/drafts/{id}/, e.g. "v3".'
+
+
+def etag_version(raw: str) -> int | None:
+    """The version an ETag names (``"v3"``, ``W/"v3"``, ``v3`` or ``3``), or None."""
+    match = _IF_MATCH.match(raw)
+    return int(match.group(1) or match.group(2)) if match else None
+
+
 def if_match_version(request: Request) -> int:
     """The draft version the client saw, from its If-Match header (required on writes)."""
     raw = request.headers.get("If-Match")
     if raw is None or raw.strip() in ("", "*"):
         raise PreconditionRequired()
-    match = _IF_MATCH.match(raw)
-    if match is None:
-        raise exceptions.ValidationError(
-            {"If-Match": ['Use the ETag from GET /api/drafts/{id}/, e.g. "v3".']}
-        )
-    return int(match.group(1) or match.group(2))
+    version = etag_version(raw)
+    if version is None:
+        raise exceptions.ValidationError({"If-Match": [ETAG_HELP]})
+    return version
 
 
 def review_refusal_response(exc: ReviewError, *, your_text: str | None) -> Response:
@@ -98,8 +105,9 @@ def review_refusal_response(exc: ReviewError, *, your_text: str | None) -> Respo
     if isinstance(exc, DraftConflict) and draft is not None:
         body |= {"current_text": draft.current_text, "your_text": your_text}
         return Response(body, status=status.HTTP_412_PRECONDITION_FAILED, headers=headers)
-    if isinstance(exc, DraftClaimed) and draft is not None and draft.claimed_by_id:
-        body["claimed_until"] = draft.claimed_until
+    if isinstance(exc, DraftClaimed) and draft is not None and draft.claimed_by is not None:
+        body |= {"claimed_by": draft.claimed_by.get_username(),
+                 "claimed_until": draft.claimed_until}
     code = status.HTTP_409_CONFLICT if isinstance(exc, DraftDecided | DraftClaimed) else 400
     return Response(body, status=code, headers=headers)
 
@@ -192,6 +200,7 @@ ConflictSerializer = inline_serializer(
         "status": serializers.CharField(required=False),
         "current_text": serializers.CharField(required=False),
         "your_text": serializers.CharField(required=False, allow_null=True),
+        "claimed_by": serializers.CharField(required=False),
         "claimed_until": serializers.DateTimeField(required=False, allow_null=True),
     },
 )

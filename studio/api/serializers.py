@@ -4,6 +4,8 @@ one the pages call. Output serializers are read-only."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from studio.models import (
@@ -19,8 +21,9 @@ from studio.models import (
 )
 from studio.models.reviews import REJECT_REASONS
 from studio.selectors.reviews import AGE_CHOICES, FLAG_CHOICES
+from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
 
-from .base import StrictSerializer
+from .base import ETAG_HELP, StrictSerializer, etag_version
 
 # Projects ---------------------------------------------------------------------------
 
@@ -266,6 +269,81 @@ class EditInputSerializer(StrictSerializer):
 
 class AbPickInputSerializer(StrictSerializer):
     picked = serializers.BooleanField()
+
+
+class EtagVersionField(serializers.CharField):
+    """A draft version as its ETag (``"v3"``, as GET /api/drafts/{id}/ sends it), or the
+    bare number the draft list shows; parsed to the number."""
+
+    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
+        text = super().to_internal_value(data)
+        version = etag_version(text) if len(text) <= 40 else None
+        if version is None:
+            raise serializers.ValidationError(ETAG_HELP)
+        return version
+
+
+class BulkDecisionInputSerializer(StrictSerializer):
+    draft = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="A draft id.")
+    action = serializers.ChoiceField(choices=BULK_ACTIONS)
+    version = EtagVersionField(
+        error_messages={"required": "Required: the draft's ETag as you saw it (what If-Match "
+                                    'carries on the single-draft endpoints), e.g. "v3".'},
+        help_text='What If-Match carries on the single-draft endpoints: the ETag of the '
+                  'draft as you saw it, e.g. "v3" (or 3). Required.',
+    )
+    reason_tags = serializers.ListField(
+        child=serializers.CharField(), max_length=20, required=False,
+        help_text="Reject only, one or more of: " + ", ".join(REJECT_REASONS),
+    )
+    comment = serializers.CharField(required=False, allow_blank=True)
+
+
+class DecisionListField(serializers.ListField):
+    """The list of decisions; its size is checked before any item is read."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if isinstance(data, list) and len(data) > BULK_MAX:
+            raise serializers.ValidationError(
+                f"Send at most {BULK_MAX} decisions at a time ({len(data)} sent)."
+            )
+        return super().to_internal_value(data)
+
+
+class BulkReviewInputSerializer(StrictSerializer):
+    items = DecisionListField(child=BulkDecisionInputSerializer(), allow_empty=False,
+                              max_length=BULK_MAX,
+                              help_text=f"1 to {BULK_MAX} decisions, one per draft.")
+
+
+class BulkDecisionResultSerializer(serializers.Serializer):
+    draft = serializers.IntegerField()
+    # Not a second enum of the same choices: the schema's enum names would collide.
+    action = serializers.CharField(help_text="approve or reject, as sent.")
+    status = serializers.ChoiceField(
+        choices=[o.value for o in DecisionOutcome],
+        help_text="ok: decided. stale: the draft changed since that version (nothing "
+                  "written). decided: approved or rejected already. claimed: another "
+                  "editor is reviewing it. not_found: no such draft in your teams. "
+                  "forbidden: your role in its team cannot review.",
+    )
+    code = serializers.IntegerField(
+        help_text="The status the single-draft endpoint would have answered "
+                  "(200, 412, 409, 404 or 403).",
+    )
+    detail = serializers.CharField()
+    version = serializers.IntegerField(
+        allow_null=True, help_text="The draft's version now (null: not found or forbidden).",
+    )
+    etag = serializers.CharField(allow_null=True, help_text="The draft's ETag now.")
+    claimed_by = serializers.CharField(allow_null=True)
+    claimed_until = serializers.DateTimeField(allow_null=True)
+
+
+class BulkReviewResultSerializer(serializers.Serializer):
+    results = BulkDecisionResultSerializer(many=True, help_text="One per decision, in order.")
+    counts = serializers.DictField(child=serializers.IntegerField(),
+                                   help_text="How many decisions ended with each status.")
 
 
 # Training ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import exceptions, generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -33,6 +33,7 @@ from studio.permissions import (
     examples_visible_to,
     project_for_user,
     projects_visible_to,
+    teams_allowing,
     training_job_for_user,
     version_for_user,
 )
@@ -43,11 +44,19 @@ from studio.services import training as training_svc
 from studio.services.briefs import brief_create, brief_regenerate
 from studio.services.projects import project_update_settings
 from studio.services.reviews import (
+    BULK_MAX,
+    DecisionOutcome,
+    DecisionResult,
+    DecisionsInvalid,
+    ReviewDecision,
     ReviewError,
+    draft_claim_or_refuse,
+    draft_release,
     draft_set_ab_pick,
     review_approve,
     review_reject,
     review_save_edit,
+    reviews_decide,
 )
 
 from . import serializers as s
@@ -186,15 +195,23 @@ class BriefDetailView(StudioAPIView):
         return Response(s.BriefDetailSerializer(brief).data)
 
 
+def _refuse_body(request: Request) -> None:
+    """Actions that take no input say so, instead of ignoring what was sent."""
+    if not request.data:
+        return
+    if isinstance(request.data, dict):
+        raise exceptions.ValidationError({str(name)[:100]: ["This field cannot be set here."]
+                                          for name in list(request.data)[:20]})
+    raise exceptions.ValidationError({"non_field_errors": ["Send no body."]})
+
+
 class BriefRegenerateView(StudioAPIView):
     @extend_schema(request=None,
                    responses={202: s.GenerationJobSerializer,
-                              **error_responses(404, 409, 429)})
+                              **error_responses(400, 404, 409, 429)})
     def post(self, request: Request, brief_id: int) -> Response:
         brief = brief_for_user(request.user, brief_id, need=Need.SUBMIT)
-        if request.data:
-            return Response({name: ["This field cannot be set here."]
-                             for name in list(request.data)[:20]}, status=400)
+        _refuse_body(request)
         generation_throttle(team_id=brief.project.team_id)
         try:
             job = brief_regenerate(user=request.user, brief_id=brief.pk)
@@ -316,6 +333,119 @@ class DraftEditView(_DecisionView):
     def post(self, request: Request, draft_id: int) -> Response:
         """Save your text without deciding; the draft stays pending at version + 1."""
         return super().post(request, draft_id)
+
+
+class DraftClaimView(StudioAPIView):
+    @extend_schema(request=None,
+                   responses={200: s.DraftSerializer, **error_responses(400, 404, 409)})
+    def post(self, request: Request, draft_id: int) -> Response:
+        """Keep a pending draft for yourself while you review it, as opening it on the
+        review page does: for ``REVIEW_CLAIM_SECONDS`` (5 minutes by default); claiming
+        it again renews the time. Others cannot approve, reject or edit it meanwhile.
+        409 when another editor holds it (``claimed_by``, ``claimed_until``) or it was
+        decided already."""
+        draft_for_user(request.user, draft_id, need=Need.REVIEW)
+        _refuse_body(request)
+        draft_claim_or_refuse(user=request.user, draft_id=draft_id)
+        return _draft_response(request, draft_id)
+
+
+class DraftReleaseView(StudioAPIView):
+    @extend_schema(request=None,
+                   responses={200: s.DraftSerializer, **error_responses(400, 404)})
+    def post(self, request: Request, draft_id: int) -> Response:
+        """Give up your claim (skipping a draft), so others may take it at once. A claim
+        you do not hold is left as it is (``claimed_by`` in the answer says whose)."""
+        draft_for_user(request.user, draft_id, need=Need.REVIEW)
+        _refuse_body(request)
+        draft_release(user=request.user, draft_id=draft_id)
+        return _draft_response(request, draft_id)
+
+
+_OUTCOME_CODES = {
+    DecisionOutcome.OK: 200,
+    DecisionOutcome.STALE: 412,
+    DecisionOutcome.DECIDED: 409,
+    DecisionOutcome.CLAIMED: 409,
+    DecisionOutcome.NOT_FOUND: 404,
+    DecisionOutcome.FORBIDDEN: 403,
+}
+
+_BULK_DESCRIPTION = f"""Approve or reject up to {BULK_MAX} drafts in one request, each at \
+the version you saw. A bulk approval approves the text as it stands (no edits).
+
+**Versions.** `If-Match` names one draft's version, so here every item carries its own:
+`version` is the draft's ETag as `GET /api/drafts/{{id}}/` sends it (`"v3"`), or the bare
+number from the draft list. It is required: an item without it is refused with a field
+error (the bulk form of 428) rather than decided blind.
+
+**The input is all or nothing.** The whole body is checked first: known fields only,
+the action, reasons (a rejection needs one or more), comments, one decision per draft,
+1 to {BULK_MAX} items. Any fault answers 400 with field errors keyed by item index, e.g.
+`{{"items": {{"1": {{"reason_tags": ["…"]}}}}}}`, and nothing is written.
+
+**The drafts are per item.** Then each decision is made on its own, in the order sent,
+exactly as `POST /api/drafts/{{id}}/approve/` and `…/reject/` make it, in its own
+transaction: a decision is written whole or not at all, and one that cannot be made
+does not stop the others. The answer is 200 with one result per item, in order; its
+`status` says what happened and `code` what the single-draft endpoint would answer:
+
+* `ok` (200): decided; `version` and `etag` are the draft's new ones.
+* `stale` (412): the draft changed since your `version`; nothing was written, and
+  `version` is the current one: read the draft again before deciding.
+* `decided` (409): approved or rejected already.
+* `claimed` (409): another editor is reviewing it (`claimed_by`, `claimed_until`).
+* `not_found` (404): no such draft among your teams'. Another team's ids answer exactly
+  like ids that do not exist.
+* `forbidden` (403): your role in that draft's team cannot review.
+
+Someone whose role allows reviewing in none of their teams gets 403 for the request."""
+
+
+def _decision_row(result: DecisionResult) -> dict[str, Any]:
+    draft = result.draft
+    holder = draft.claimed_by if draft is not None and draft.claimed_by_id else None
+    held = result.outcome is DecisionOutcome.CLAIMED and holder is not None
+    return {
+        "draft": result.decision.draft_id,
+        "action": result.decision.action,
+        "status": result.outcome.value,
+        "code": _OUTCOME_CODES[result.outcome],
+        "detail": result.detail,
+        "version": draft.version if draft is not None else None,
+        "etag": draft_etag(draft) if draft is not None else None,
+        "claimed_by": holder.get_username() if held and holder else None,
+        "claimed_until": draft.claimed_until if held and draft else None,
+    }
+
+
+class DraftBulkReviewView(StudioAPIView):
+    @extend_schema(request=s.BulkReviewInputSerializer, description=_BULK_DESCRIPTION,
+                   summary="Approve or reject many drafts, each at its version",
+                   responses={200: s.BulkReviewResultSerializer, **error_responses(400)})
+    def post(self, request: Request) -> Response:
+        if not teams_allowing(request.user, Need.REVIEW).exists():
+            raise PermissionDenied("Your role does not allow reviewing drafts.")
+        body = s.BulkReviewInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        decisions = [
+            ReviewDecision(draft_id=item["draft"], action=item["action"],
+                           version=item["version"],
+                           reason_tags=tuple(item.get("reason_tags", ())),
+                           comment=item.get("comment", ""))
+            for item in body.validated_data["items"]
+        ]
+        try:
+            results = reviews_decide(user=request.user, decisions=decisions)
+        except DecisionsInvalid as exc:
+            raise exceptions.ValidationError({"items": {
+                str(index): errors for index, errors in enumerate(exc.item_errors) if errors
+            }}) from exc
+        counts = dict.fromkeys((o.value for o in DecisionOutcome), 0)
+        for result in results:
+            counts[result.outcome.value] += 1
+        answer = {"results": [_decision_row(r) for r in results], "counts": counts}
+        return Response(s.BulkReviewResultSerializer(answer).data)
 
 
 class DraftAbPickView(StudioAPIView):

@@ -9,12 +9,14 @@ one winner; the loser gets a :class:`ReviewError` that says why, and nothing cha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.http import Http404
@@ -23,7 +25,7 @@ from django.utils import timezone
 from generation.training import scrub_messages, scrub_personal_data
 from studio.models import Brief, Draft, GenerationJob, Review, ReviewAction, TrainingExample
 from studio.models.reviews import REJECT_REASONS
-from studio.permissions import Need, draft_for_user
+from studio.permissions import Need, draft_for_user, teams_allowing
 from studio.services.audit import audit_record
 
 COMMENT_MAX = 4000
@@ -102,6 +104,32 @@ def draft_release(*, user: Any, draft_id: int) -> None:
     """Give up this editor's claim (skipping a draft), so others may take it at once."""
     draft = draft_for_user(user, draft_id, need=Need.REVIEW)
     Draft.objects.filter(pk=draft.pk, claimed_by=user).update(claimed_by=None, claimed_until=None)
+
+
+def draft_claim_or_refuse(*, user: Any, draft_id: int) -> Draft:
+    """``draft_claim`` for callers that must hold the claim to go on (the API).
+
+    Returns the claimed draft; raises ``DraftDecided`` for a draft no longer pending
+    and ``DraftClaimed`` (naming the holder and until when) for one another editor holds.
+    """
+    for _attempt in range(2):
+        claim = draft_claim(user=user, draft_id=draft_id)
+        draft = claim.draft
+        if claim.mine:
+            return draft
+        if draft.status != Draft.Status.PENDING:
+            raise _refusal(draft.pk, draft.version, user)
+        holder = claim_holder(draft, user)
+        if holder is not None:
+            until = timezone.localtime(draft.claimed_until)
+            raise DraftClaimed(
+                f"{holder.get_username()} is reviewing this draft until "
+                f"{until:%H:%M:%S} ({until.tzname()}); try again after that.",
+                draft=draft,
+            )
+        # The other claim ran out between the update and the read: ask once more.
+    raise DraftClaimed("Another editor took this draft at the same moment; try again.",
+                       draft=draft)
 
 
 def _clean_text(text: str) -> str:
@@ -272,7 +300,7 @@ def review_approve(
     return review
 
 
-def clean_reason_tags(reason_tags: list[str]) -> list[str]:
+def clean_reason_tags(reason_tags: Sequence[str]) -> list[str]:
     tags = list(dict.fromkeys(t.strip() for t in reason_tags if t.strip()))
     unknown = [t for t in tags if t not in REJECT_REASONS]
     if unknown:
@@ -283,15 +311,21 @@ def clean_reason_tags(reason_tags: list[str]) -> list[str]:
     return tags
 
 
+def clean_rejection(reason_tags: Sequence[str], comment: str) -> tuple[list[str], str]:
+    """A rejection's reasons and comment, checked: known reasons, a comment for "other"."""
+    tags = clean_reason_tags(reason_tags)
+    comment = _clean_comment(comment)
+    if "other" in tags and not comment:
+        raise ValidationError({"comment": "Say what is wrong when the reason is “Other”."})
+    return tags, comment
+
+
 def review_reject(
     *, user: Any, draft_id: int, version: int, reason_tags: list[str], comment: str = ""
 ) -> Review:
     """Reject the draft with reasons; the model's text becomes a negative example."""
     draft = draft_for_user(user, draft_id, need=Need.REVIEW)
-    tags = clean_reason_tags(reason_tags)
-    comment = _clean_comment(comment)
-    if "other" in tags and not comment:
-        raise ValidationError({"comment": "Say what is wrong when the reason is “Other”."})
+    tags, comment = clean_rejection(reason_tags, comment)
     with transaction.atomic():
         review = _apply(user=user, draft=draft, version=version, action=ReviewAction.REJECT,
                         final_text=draft.current_text, reason_tags=tags, comment=comment)
@@ -341,6 +375,126 @@ def reviews_bulk(
         else:
             result.decided.append(draft_id)
     return result
+
+
+BULK_ACTIONS = ("approve", "reject")
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    """One decision of a bulk request: ``action`` on ``draft_id`` as seen at ``version``."""
+
+    draft_id: int
+    action: str
+    version: int
+    reason_tags: tuple[str, ...] = ()
+    comment: str = ""
+
+
+class DecisionOutcome(enum.StrEnum):
+    OK = "ok"  # decided
+    STALE = "stale"  # the draft changed since that version (the single endpoints' 412)
+    DECIDED = "decided"  # approved or rejected already (409)
+    CLAIMED = "claimed"  # another editor holds its claim (409)
+    NOT_FOUND = "not_found"  # no such draft, or not one of the user's teams' (404)
+    FORBIDDEN = "forbidden"  # the user's role in the draft's team cannot review (403)
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    decision: ReviewDecision
+    outcome: DecisionOutcome
+    detail: str
+    # The draft as it is after the attempt; None when not found or forbidden.
+    draft: Draft | None = None
+
+
+class DecisionsInvalid(ValidationError):
+    """Some decisions of a bulk request cannot be made as sent; nothing was written.
+    ``item_errors[i]`` holds item i's field messages (empty for an item without fault)."""
+
+    def __init__(self, item_errors: list[dict[str, list[str]]]) -> None:
+        self.item_errors = item_errors
+        bad = [i + 1 for i, errors in enumerate(item_errors) if errors]
+        super().__init__({"items": f"Decisions {', '.join(map(str, bad[:20]))} need a look; "
+                                   "nothing was changed."})
+
+
+def review_decisions_clean(decisions: Sequence[ReviewDecision]) -> list[ReviewDecision]:
+    """Check a bulk request's decisions as input, all of them before any is made."""
+    if not decisions:
+        raise ValidationError({"items": "Send at least one decision."})
+    if len(decisions) > BULK_MAX:
+        raise ValidationError({"items": f"Send at most {BULK_MAX} decisions at a time "
+                                        f"({len(decisions)} sent)."})
+    cleaned: list[ReviewDecision] = []
+    item_errors: list[dict[str, list[str]]] = []
+    seen: set[int] = set()
+    for decision in decisions:
+        errors: dict[str, list[str]] = {}
+        tags: list[str] = []
+        comment = decision.comment
+        try:
+            if decision.action == "reject":
+                tags, comment = clean_rejection(decision.reason_tags, decision.comment)
+            else:
+                comment = _clean_comment(decision.comment)
+        except ValidationError as exc:
+            errors |= exc.message_dict
+        if decision.action not in BULK_ACTIONS:
+            errors["action"] = ["Choose approve or reject."]
+        elif decision.action == "approve" and decision.reason_tags:
+            errors["reason_tags"] = ["Reasons go with a rejection only."]
+        if decision.draft_id in seen:
+            errors["draft"] = ["This draft is in the request already; send one decision a draft."]
+        seen.add(decision.draft_id)
+        item_errors.append(errors)
+        cleaned.append(replace(decision, reason_tags=tuple(tags), comment=comment))
+    if any(item_errors):
+        raise DecisionsInvalid(item_errors)
+    return cleaned
+
+
+def reviews_decide(*, user: Any, decisions: Sequence[ReviewDecision]) -> list[DecisionResult]:
+    """Approve or reject many drafts, each at the version the editor saw (bulk review).
+
+    The input is all or nothing: every decision is checked first (actions, reasons,
+    comments, one decision a draft, at most ``BULK_MAX``) and one fault refuses the
+    whole request with ``DecisionsInvalid`` before anything is written. The drafts'
+    state is per decision: each is made as ``review_approve`` / ``review_reject`` make
+    it, in its own transaction, so one draft that changed, was decided, is claimed by
+    someone else, is not the user's to see or not theirs to review, is reported with
+    its outcome and never half-written, and the others still go through.
+    """
+    if not teams_allowing(user, Need.REVIEW).exists():
+        raise PermissionDenied("Your role does not allow reviewing drafts.")
+    results: list[DecisionResult] = []
+    for decision in review_decisions_clean(decisions):
+        try:
+            if decision.action == "approve":
+                review_approve(user=user, draft_id=decision.draft_id, version=decision.version,
+                               comment=decision.comment)
+            else:
+                review_reject(user=user, draft_id=decision.draft_id, version=decision.version,
+                              reason_tags=list(decision.reason_tags), comment=decision.comment)
+        except Http404:
+            results.append(DecisionResult(decision, DecisionOutcome.NOT_FOUND, "Not found."))
+            continue
+        except PermissionDenied:
+            results.append(DecisionResult(decision, DecisionOutcome.FORBIDDEN,
+                                          "Your role in this draft's team does not allow "
+                                          "reviewing it."))
+            continue
+        except ReviewError as exc:
+            outcome = (DecisionOutcome.STALE if isinstance(exc, DraftConflict)
+                       else DecisionOutcome.CLAIMED if isinstance(exc, DraftClaimed)
+                       else DecisionOutcome.DECIDED)
+            results.append(DecisionResult(decision, outcome, str(exc), exc.draft))
+            continue
+        draft = Draft.objects.select_related("claimed_by").get(pk=decision.draft_id)
+        verb = "Approved" if decision.action == "approve" else "Rejected"
+        results.append(DecisionResult(decision, DecisionOutcome.OK, f"{verb}.", draft))
+    return results
 
 
 def draft_set_ab_pick(*, user: Any, draft_id: int, picked: bool) -> Draft:

@@ -25,7 +25,13 @@ def test_it_serves_a_valid_schema(client: Client, db: Any) -> None:
     validate_schema(schema)
     paths = set(schema["paths"])
     assert {"/api/projects/", "/api/drafts/{draft_id}/approve/",
-            "/api/projects/{project_id}/briefs/"} <= paths
+            "/api/projects/{project_id}/briefs/", "/api/drafts/{draft_id}/claim/",
+            "/api/drafts/{draft_id}/release/", "/api/drafts/bulk-review/"} <= paths
+    bulk = schema["paths"]["/api/drafts/bulk-review/"]["post"]
+    # The bulk semantics are documented where clients read them.
+    assert "all or nothing" in bulk["description"] and "per item" in bulk["description"]
+    assert {"200", "400", "403"} <= set(bulk["responses"])
+    assert "409" in schema["paths"]["/api/drafts/{draft_id}/claim/"]["post"]["responses"]
 
 
 def test_the_docs_page_works_under_the_csp(client: Client, db: Any) -> None:
@@ -120,4 +126,4 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
                 # Negative mode: an operation with nothing to make invalid (no body or
                 # query, path ids fixed) has no negative case.
                 assert generation is GenerationMode.NEGATIVE
-    assert operations >= 11
+    assert operations >= 26

@@ -60,6 +60,16 @@ CASES: list[Case] = [
     Case("api:draft-edit", _draft, REVIEWERS, method="post", headers=IF_MATCH,
          data=lambda w: {"text": "A saved edit."}),
     Case("api:draft-ab-pick", _draft, ALL, method="post", data=lambda w: {"picked": True}),
+    Case("api:draft-claim", _draft, REVIEWERS, method="post"),
+    Case("api:draft-release", _draft, REVIEWERS, method="post"),
+    # Team-less URL: a role that reviews in no team gets 403; the outsider (team B's
+    # admin) gets 200 with team A's draft reported "not_found" (see test_bulk_review).
+    Case("api:draft-bulk-review", no_kwargs, REVIEWERS, method="post", tenant_scoped=False,
+         data=lambda w: {"items": [{"draft": w.draft.pk, "action": "approve",
+                                    "version": '"v1"'}]}),
+    Case("api:draft-bulk-review", no_kwargs, REVIEWERS, method="post", tenant_scoped=False,
+         data=lambda w: {"items": [{"draft": w.draft.pk, "action": "reject", "version": 1,
+                                    "reason_tags": ["tone"]}]}),
     # Training data, jobs and model versions: admins only, as on the training pages.
     Case("api:project-training-examples", _project, ADMINS),
     Case("api:project-training-export", _project, ADMINS),
