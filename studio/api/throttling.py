@@ -22,10 +22,12 @@ import logging
 import math
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 
 import redis
 from django.conf import settings
+from django.utils import timezone
 from redis.commands.core import Script
 from rest_framework.exceptions import Throttled
 
@@ -90,17 +92,19 @@ class GenerationThrottled(Throttled):
     """The team has used its generation requests for now. ``wait`` is whole seconds.
 
     A DRF ``Throttled``, so the API answers 429 with ``Retry-After``; the HTML views
-    catch it and show the form again with ``str(exc)``."""
+    catch it and show the form again with ``str(exc)`` and ``retry_at``."""
 
     def __init__(self, *, wait: int, rate: int) -> None:
         # No ``wait=`` to DRF: it would append its own "Expected available in …" sentence.
         super().__init__(
-            detail=f"Your team has made {rate} generation requests (briefs and regenerations) "
+            detail=f"Your team has made {rate} generation request{'s' if rate != 1 else ''} "
+                   "(briefs and regenerations) "
                    f"in the last {WINDOW_SECONDS} seconds, the most allowed; "
                    f"try again in {wait} second{'s' if wait != 1 else ''}.",
         )
         self.wait: int = wait
         self.rate = rate
+        self.retry_at = timezone.now() + timedelta(seconds=wait)
 
     def __str__(self) -> str:
         return str(self.detail)

@@ -41,7 +41,7 @@ from studio.selectors import training as training_sel
 from studio.selectors.briefs import brief_page, parse_brief_filters, project_briefs
 from studio.selectors.reviews import QueueFilters, _filtered, _for_rows
 from studio.services import training as training_svc
-from studio.services.briefs import brief_create, brief_regenerate
+from studio.services.briefs import brief_clean, brief_create, brief_regenerate
 from studio.services.projects import project_update_settings
 from studio.services.reviews import (
     BULK_MAX,
@@ -177,9 +177,11 @@ class ProjectBriefsView(StudioMixin, generics.ListAPIView):
         project = project_for_user(request.user, project_id, need=Need.SUBMIT)
         body = s.BriefInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        # A brief refused for its content costs the team no generation slot.
+        brief_clean(kind=data["kind"], data=data)
         generation_throttle(team_id=project.team_id)
-        brief = brief_create(user=request.user, project_id=project.pk,
-                             data=dict(body.validated_data))
+        brief = brief_create(user=request.user, project_id=project.pk, data=data)
         brief.job = brief.jobs.order_by("-created_at", "-pk").first()  # type: ignore[attr-defined]
         return Response(s.BriefCreatedSerializer(brief).data, status=status.HTTP_201_CREATED)
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from studio.api.throttling import GenerationThrottled, generation_throttle
 from studio.forms.briefs import BRIEF_FORMS
 from studio.models import Brief, ContentKind
 from studio.permissions import (
@@ -24,7 +25,7 @@ from studio.permissions import (
     role_in,
 )
 from studio.selectors.briefs import ACTIVE_STATUSES, brief_page, parse_brief_filters, project_briefs
-from studio.services.briefs import brief_create
+from studio.services.briefs import brief_clean, brief_create
 from studio.services.reviews import draft_set_ab_pick
 
 KIND_HINTS: dict[str, str] = {
@@ -70,15 +71,22 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
     kind = params.get("kind", "")
     form_class = BRIEF_FORMS.get(kind)
     form = None
+    throttled: GenerationThrottled | None = None
     if form_class is not None:
         form = form_class(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form is not None:
         data = request.POST.dict()
         data["kind"] = kind
         try:
+            # Checked before the team's limit, so a brief refused for its content costs
+            # no slot and its field errors are never hidden behind "try again later".
+            brief_clean(kind=kind, data=data)
+            generation_throttle(team_id=project.team_id)
             brief = brief_create(user=request.user, project_id=project.pk, data=data)
         except ValidationError:
             form.is_valid()  # the same form the service used: errors go next to their fields
+        except GenerationThrottled as exc:
+            throttled = exc  # the bound form shows back everything that was typed
         else:
             messages.success(request, f"Brief “{brief.title}” saved and queued for writing.")
             url = reverse("brief_detail", kwargs={"brief_id": brief.pk})
@@ -92,11 +100,16 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
         "form": form,
         "kinds": [(value, label, KIND_HINTS.get(value, "")) for value, label in
                   ContentKind.choices],
+        "throttled": throttled,
     }
     template = "studio/briefs/new.html"
     if request.htmx and request.htmx.target == "brief-form":  # type: ignore[attr-defined]
         template += "#form"
-    return render(request, template, context)
+    if throttled is None:
+        return render(request, template, context)
+    response = render(request, template, context, status=throttled.status_code)
+    response["Retry-After"] = str(throttled.wait)
+    return response
 
 
 @login_required

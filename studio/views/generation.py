@@ -12,18 +12,24 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from studio.api.throttling import GenerationThrottled, generation_throttle
 from studio.models import GenerationJob
 from studio.permissions import Need, brief_for_user
 from studio.selectors.generation import brief_latest_job
 from studio.services.briefs import brief_regenerate
+from studio.views.briefs import brief_detail
 
 ACTIVE = {GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING}
 
 
-def _status_response(request: HttpRequest, brief_id: int) -> HttpResponse:
+def _status_response(
+    request: HttpRequest, brief_id: int, *, throttled: GenerationThrottled | None = None
+) -> HttpResponse:
     brief = brief_for_user(request.user, brief_id)
     job = brief_latest_job(brief=brief)
-    response = render(request, "studio/briefs/_status.html", {"brief": brief, "job": job})
+    response = render(request, "studio/briefs/_status.html",
+                      {"brief": brief, "job": job, "throttled": throttled},
+                      status=throttled.status_code if throttled else 200)
     if request.htmx and job is not None and job.status not in ACTIVE:  # type: ignore[attr-defined]
         # The poll that sees the job end tells the page to show the new drafts.
         response["HX-Trigger"] = "drafts-ready"
@@ -41,6 +47,10 @@ def brief_status(request: HttpRequest, brief_id: int) -> HttpResponse:
 def brief_regenerate_view(request: HttpRequest, brief_id: int) -> HttpResponse:
     brief = brief_for_user(request.user, brief_id, need=Need.SUBMIT)
     try:
+        generation_throttle(team_id=brief.project.team_id)
+    except GenerationThrottled as exc:
+        return _throttled(request, brief.pk, exc)
+    try:
         brief_regenerate(user=request.user, brief_id=brief.pk)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -53,3 +63,15 @@ def brief_regenerate_view(request: HttpRequest, brief_id: int) -> HttpResponse:
                                                   require_https=request.is_secure()):
         return redirect(back)
     return redirect(reverse("project_detail", kwargs={"project_id": brief.project_id}))
+
+
+def _throttled(request: HttpRequest, brief_id: int, exc: GenerationThrottled) -> HttpResponse:
+    """429: the status block says when to try again (htmx), or the brief's page does."""
+    if request.htmx:  # type: ignore[attr-defined]
+        response = _status_response(request, brief_id, throttled=exc)
+    else:
+        messages.error(request, f"{exc} Nothing was queued.")
+        response = brief_detail(request, brief_id)
+        response.status_code = exc.status_code
+    response["Retry-After"] = str(exc.wait)
+    return response

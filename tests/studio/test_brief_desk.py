@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,8 +14,18 @@ from django.urls import reverse
 from studio.models import AuditEvent, Brief, Draft, GenerationJob
 from tests.conftest import World
 from tests.factories import BriefFactory, DraftFactory, GenerationJobFactory
+from tests.studio.api.conftest import clear_generation_counters
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle(settings: Any) -> Any:
+    """Empty generation windows (the HTML form shares the team's limit with the API)."""
+    url = settings.API_THROTTLE_REDIS_URL
+    clear_generation_counters(url)
+    yield
+    clear_generation_counters(url)
 
 
 def _new(world: World) -> str:
@@ -229,3 +240,103 @@ def test_it_links_the_project_page_to_the_desk_and_the_queue(client: Client, wor
                       ).content.decode()
     assert _desk(world) in body
     assert reverse("project_review_queue", kwargs={"project_id": world.project.pk}) not in body
+
+
+# The team's generation limit on the HTML form and regenerate ------------------------------
+
+TYPED = {**AD, "title": "Winter <b>blend</b> & “cosy” — ünïcode",
+         "instructions": "Line one.\nLine two: <script>alert(1)</script>",
+         "product": "Winter blend", "call_to_action": "Order before Friday"}
+
+
+def _counts() -> tuple[int, int]:
+    return Brief.objects.count(), GenerationJob.objects.count()
+
+
+def _assert_typed_text_is_back(body: str) -> None:
+    assert 'value="Winter &lt;b&gt;blend&lt;/b&gt; &amp; “cosy” — ünïcode"' in body
+    assert "Line one.\nLine two: &lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in body
+    assert 'value="Winter blend"' in body and 'value="Order before Friday"' in body
+    assert 'value="Instagram"' in body or '<option value="Instagram" selected>' in body
+    assert "<script>alert(1)" not in body
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_throttled_submit_keeps_what_was_typed_says_when_and_saves_nothing(
+    client: Client, world: World, settings: Any, htmx: bool
+) -> None:
+    settings.API_GENERATION_RATE = 1
+    client.force_login(world.marketer)
+    headers = {"HX-Request": "true", "HX-Target": "brief-form"} if htmx else {}
+    assert client.post(_new(world), AD, headers=headers).status_code in (200, 302)
+    before = _counts()
+    response = client.post(_new(world), TYPED, headers=headers)
+    assert response.status_code == 429
+    assert 59 <= int(response["Retry-After"]) <= 60
+    body = response.content.decode()
+    assert "the most allowed; try again in" in body
+    assert "your brief is below as you wrote it: submit it again after" in body
+    _assert_typed_text_is_back(body)
+    if htmx:  # the form block only, ready to swap in place
+        assert body.lstrip().startswith('<div id="brief-form"') and "<html" not in body
+    assert 'id="submit-brief"' in body
+    assert _counts() == before
+    assert not Brief.objects.filter(title__startswith="Winter").exists()
+
+
+def test_a_brief_with_errors_costs_no_slot_and_shows_its_errors_not_the_limit(
+    client: Client, world: World, settings: Any
+) -> None:
+    settings.API_GENERATION_RATE = 1
+    client.force_login(world.marketer)
+    invalid = client.post(_new(world), {**AD, "title": ""})
+    assert invalid.status_code == 200 and "This field is required." in invalid.content.decode()
+    assert "try again in" not in invalid.content.decode()
+    assert client.post(_new(world), AD).status_code == 302  # the one slot was still free
+    refused = client.post(_new(world), {**AD, "title": ""})
+    assert refused.status_code == 200  # field errors first, even past the limit
+    assert client.post(_new(world), AD).status_code == 429
+
+
+def test_the_api_and_the_form_share_the_teams_limit(
+    client: Client, world: World, settings: Any
+) -> None:
+    settings.API_GENERATION_RATE = 2
+    client.force_login(world.marketer)
+    api_url = reverse("api:project-briefs", kwargs={"project_id": world.project.pk})
+    api_brief = {"kind": "article", "title": "From a script", "variants": 1}
+    assert client.post(api_url, json.dumps(api_brief),
+                       content_type="application/json").status_code == 201
+    assert client.post(_new(world), AD).status_code == 302
+    assert client.post(_new(world), TYPED).status_code == 429
+    assert client.post(api_url, json.dumps(api_brief),
+                       content_type="application/json").status_code == 429
+    # Another team's limit is its own.
+    other = reverse("brief_new", kwargs={"project_id": world.other_project.pk})
+    client.force_login(world.outsider)
+    assert client.post(other, AD).status_code == 302
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_throttled_regenerate_says_when_and_queues_nothing(
+    client: Client, world: World, settings: Any, htmx: bool
+) -> None:
+    settings.API_GENERATION_RATE = 1
+    client.force_login(world.marketer)
+    assert client.post(_new(world), AD).status_code == 302  # the team's one slot
+    url = reverse("brief_regenerate", kwargs={"brief_id": world.brief.pk})
+    headers = {"HX-Request": "true"} if htmx else {}
+    before = _counts()
+    response = client.post(url, headers=headers)
+    assert response.status_code == 429
+    assert 59 <= int(response["Retry-After"]) <= 60
+    body = response.content.decode()
+    assert "the most allowed; try again in" in body
+    if htmx:
+        assert body.lstrip().startswith(f'<div id="brief-status-{world.brief.pk}"')
+        assert "Nothing was queued; regenerate again after" in body
+    else:
+        assert world.brief.title in body and "Nothing was queued." in body
+    assert _counts() == before
+    world.brief.refresh_from_db()
+    assert world.brief.status == "in_review"

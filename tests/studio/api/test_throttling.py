@@ -146,3 +146,16 @@ def test_the_429_retry_after_says_when_a_slot_frees_within_a_second(
     assert math.floor(earliest) <= retry_after <= math.ceil(latest)
     assert f"try again in {retry_after} seconds" in refused.json()["detail"]
     assert (Brief.objects.count(), GenerationJob.objects.count()) == counts
+
+
+def test_a_brief_refused_for_its_content_costs_no_slot(
+    api: Api, world: World, settings: Any
+) -> None:
+    settings.API_GENERATION_RATE = 1
+    url = reverse("api:project-briefs", kwargs={"project_id": world.project.pk})
+    api.as_(world.marketer)
+    invalid = api.post(url, {**AD, "title": ""})
+    assert invalid.status_code == 400 and "title" in invalid.json()
+    assert api.post(url, AD).status_code == 201
+    assert api.post(url, {**AD, "title": ""}).status_code == 400  # field errors first
+    assert api.post(url, AD).status_code == 429
