@@ -34,11 +34,6 @@ class QualityFlag:
     span: tuple[int, int] | None = None
 
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-# Digit runs of 13-19 digits, optionally grouped by spaces or dashes (card numbers).
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-# Phone numbers: optional +country, then 7-15 digits with common separators.
-_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d(?:[ .-]?\d){6,14}(?!\w)")
 # Quoted phrases inside a must-not rule: Never say "world-class".
 _QUOTED = re.compile(r"[\"“'‘]([^\"”'’]{2,60})[\"”'’]")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -54,6 +49,170 @@ def luhn_valid(digits: str) -> bool:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
+
+
+# --- Personal data ------------------------------------------------------------------
+#
+# One detector for the draft flags and for training-data scrubbing, so a number the
+# editor was warned about is exactly the number scrubbing removes.
+
+# Kinds of personal data, as PersonalDataSpan.kind.
+EMAIL = "email"
+PHONE = "phone"
+CARD = "card"
+_PERSONAL_FLAGS = {
+    EMAIL: (PERSONAL_EMAIL, "email address"),
+    PHONE: (PERSONAL_PHONE, "phone number"),
+    CARD: (PERSONAL_CARD, "payment card number"),
+}
+
+
+@dataclass(frozen=True)
+class PersonalDataSpan:
+    """One piece of personal data in a text: ``kind`` is ``"email"``, ``"phone"`` or
+    ``"card"``; ``text[start:end]`` is the piece itself."""
+
+    kind: str
+    start: int
+    end: int
+
+
+# Unicode-aware, so "josé@correo.es" is found whole. The lookbehind starts a match only
+# at the start of a token, which also keeps the scan linear on long words.
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])"
+)
+# Digits joined by single spaces or dashes: the runs a card number can hide in.
+_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+_DIGIT_GROUP = re.compile(r"\d+")
+_DECIMAL_POINT_BEFORE = re.compile(r"\d[.,]")
+_DECIMAL_POINT_AFTER = re.compile(r"[.,]\d")
+# Horizontal separators only: a phone number never runs across a line break.
+_SEP = r"[ \t\u00a0\u2009\u202f.-]"
+# ISO and day/month dates (2024-05-01, 12/05/2024, 12.05.2024) are not phone numbers.
+_DATE = r"(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})(?!\d)"
+_PHONE = re.compile(
+    # Not inside a word or a longer number (a price, a decimal, a version, a reference).
+    r"(?<![\w+$€£¥#])(?<!\d[.,:/-])(?<![$€£¥]\s)"
+    rf"(?!{_DATE})"
+    # Atomic: a number that fails the checks after it is not retried a group shorter.
+    r"(?>"
+    # +44 20 7946 0958, +1 (555) 123-4567, +33 1 42 68 53 00
+    rf"\+\d{{1,3}}(?:{_SEP}?\(\d{{1,4}}\))?(?:{_SEP}\d{{1,12}}){{1,6}}"
+    # (555) 123-4567, 555.123.4567, 020 7946 0958, +49 30 1234567 without the +
+    rf"|(?:\(\d{{1,4}}\){_SEP}?)?\d{{2,5}}(?:{_SEP}\d{{2,8}}){{1,5}}"
+    r"|\+\d{7,15}"
+    # National numbers written without separators start with a trunk 0 (07700900123);
+    # other bare digit runs are counts, order numbers or timestamps.
+    r"|0\d{9,10}"
+    r")"
+    # Not followed by a decimal part, a percent or a currency.
+    r"(?![\w-])(?![.,:]\d)(?!\s?[%$€£¥])"
+)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _email_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _EMAIL.finditer(text)]
+
+
+def _card_spans(text: str) -> list[tuple[int, int]]:
+    # Every stretch of whole digit groups in a run is a candidate, not just the first
+    # regex match, so a Luhn-invalid prefix never hides the card after it; the longest
+    # candidates win, so a card is never cut short by a chance-valid shorter one. A card
+    # starts and ends at a space or at the run's edge, never next to a dash or inside a
+    # decimal number.
+    spans: list[tuple[int, int]] = []
+    for run in _DIGIT_RUN.finditer(text):
+        before = text[max(0, run.start() - 2):run.start()]
+        after = text[run.end():run.end() + 2]
+        at_start = not (before.endswith("-") or _DECIMAL_POINT_BEFORE.fullmatch(before))
+        at_end = not (after.startswith("-") or _DECIMAL_POINT_AFTER.fullmatch(after))
+        groups = [(m.start() + run.start(), m.end() + run.start())
+                  for m in _DIGIT_GROUP.finditer(run.group())]
+        texts = [text[s:e] for s, e in groups]
+        candidates = []
+        for i, (start, _) in enumerate(groups):
+            if not (at_start if i == 0 else text[start - 1] == " "):
+                continue
+            # Luhn sums kept as the stretch grows, for either parity of its final
+            # length (which digits get doubled depends on it): linear, not quadratic.
+            count, sums = 0, [0, 0]
+            for j in range(i, len(groups)):
+                for char in texts[j]:
+                    d = int(char)
+                    doubled = d * 2 - 9 if d > 4 else d * 2
+                    sums[count % 2] += doubled
+                    sums[1 - count % 2] += d
+                    count += 1
+                if count > 19:
+                    break
+                ends_ok = at_end if j == len(groups) - 1 else text[groups[j][1]] == " "
+                if ends_ok and count >= 13 and sums[count % 2] % 10 == 0:
+                    candidates.append((-count, i, j))
+        taken = [False] * len(groups)
+        chosen = []
+        for _, i, j in sorted(candidates):
+            if not any(taken[i:j + 1]):
+                taken[i:j + 1] = [True] * (j + 1 - i)
+                chosen.append((groups[i][0], groups[j][1]))
+        spans += sorted(chosen)
+    return spans
+
+
+def _phone_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _PHONE.finditer(text):
+        groups = _DIGIT_GROUP.findall(m.group())
+        digits = sum(len(g) for g in groups)
+        if not 7 <= digits <= 15:
+            continue
+        # A run of years ("2019-2024", "2022 2023 2024") is not a phone number.
+        if all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups) and "+" not in m.group():
+            continue
+        spans.append(m.span())
+    return spans
+
+
+# What a found span is overwritten with while looking for more: like the placeholders
+# scrubbing writes ("[email]"), it is no word, digit, separator or "@", so the rest of
+# the text reads the same to the patterns as it will once scrubbed.
+_MASK = "\x00"
+
+
+def _masked(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    parts: list[str] = []
+    last = 0
+    for start, end in spans:
+        parts += [text[last:start], _MASK * (end - start)]
+        last = end
+    return "".join(parts) + text[last:]
+
+
+def find_personal_data(text: str) -> list[PersonalDataSpan]:
+    """Email addresses, Luhn-valid card numbers and phone numbers in ``text``, in order.
+
+    Spans never overlap: emails are found first, then cards, then phones, each in the
+    text with what was already found masked out. The search repeats until nothing new
+    turns up, so replacing every span with a placeholder (:func:`scrub_personal_data`
+    in ``generation.training``) leaves a text in which this finds nothing.
+
+    Not personal data: dates (2024-05-01, 12/05/2024, 12.05.2024), years and year
+    ranges, prices and percentages, decimals, versions, ISBNs, bare digit runs such as
+    counts or order numbers (unless written as a trunk-0 national number or with +),
+    and digit runs failing the Luhn check where a card would be.
+    """
+    found: list[PersonalDataSpan] = []
+    masked = text
+    while True:
+        new: list[PersonalDataSpan] = []
+        for kind, finder in ((EMAIL, _email_spans), (CARD, _card_spans), (PHONE, _phone_spans)):
+            spans = finder(masked)
+            new += [PersonalDataSpan(kind, start, end) for start, end in spans]
+            masked = _masked(masked, spans)
+        if not new:
+            return sorted(found, key=lambda span: span.start)
+        found += new
 
 
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
@@ -100,24 +259,11 @@ def check_style_rules(text: str, must_not: Iterable[str]) -> list[QualityFlag]:
 
 
 def check_personal_data(text: str) -> list[QualityFlag]:
-    """Flag email addresses, Luhn-valid card numbers and phone numbers."""
-    flags = [QualityFlag(PERSONAL_EMAIL, "email address", (m.start(), m.end()))
-             for m in _EMAIL.finditer(text)]
-    taken: list[tuple[int, int]] = []
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            flags.append(QualityFlag(PERSONAL_CARD, "payment card number", (m.start(), m.end())))
-            taken.append((m.start(), m.end()))
-    for m in _PHONE.finditer(text):
-        if any(s < m.end() and m.start() < e for s, e in taken):
-            continue
-        digits = re.sub(r"\D", "", m.group())
-        # A bare 7-8 digit run without separators is more often a number than a phone.
-        if len(digits) < 7 or (m.group().isdigit() and len(digits) < 9):
-            continue
-        flags.append(QualityFlag(PERSONAL_PHONE, "phone number", (m.start(), m.end())))
-    return flags
+    """Flag each email address, Luhn-valid card number and phone number that
+    :func:`find_personal_data` finds (the same spans scrubbing replaces)."""
+    return [QualityFlag(_PERSONAL_FLAGS[span.kind][0], _PERSONAL_FLAGS[span.kind][1],
+                        (span.start, span.end))
+            for span in find_personal_data(text)]
 
 
 def _words(text: str) -> list[tuple[str, int, int]]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generation.checks import luhn_valid
+from generation.checks import CARD, EMAIL, PHONE, find_personal_data
 from generation.training.errors import InvalidExample
 
 PROMPT_ROLES = frozenset({"system", "user", "assistant"})
@@ -162,53 +161,24 @@ def to_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
 
 # --- Personal data -------------------------------------------------------------------
 
-_EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
-)
-# 13 to 19 digits, optionally grouped by single spaces or dashes, as printed on cards.
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-# Phone numbers: an optional +country code, then 7 to 15 digits in groups separated by
-# spaces, dots, dashes or parentheses. Needing a separator-shaped number (or a leading +)
-# keeps plain quantities such as "1500000" or years out of it.
-_PHONE = re.compile(
-    r"(?<![\w+])"
-    r"(?:\+\d{1,3}[\s.-]?)?"
-    r"(?:\(\d{1,4}\)[\s.-]?)?"
-    r"\d{2,4}(?:[\s.-]\d{2,4}){1,4}"
-    r"(?![\w-])"
-    r"|(?<![\w+])\+\d{7,15}\b"
-    # National numbers written without separators start with a trunk 0 (07700900123).
-    r"|(?<![\w+])0\d{9,10}\b"
-)
-_DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
-
-
-def _replace_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if 13 <= len(digits) <= 19 and luhn_valid(digits):
-        return "[card]"
-    return match.group(0)
-
-
-def _replace_phone(match: re.Match[str]) -> str:
-    text = match.group(0)
-    digits = re.sub(r"\D", "", text)
-    if len(digits) < 7 or len(digits) > 15 or _DATE_LIKE.match(text.strip()):
-        return text
-    return "[phone]"
+PLACEHOLDERS = {EMAIL: "[email]", PHONE: "[phone]", CARD: "[card]"}
 
 
 def scrub_personal_data(text: str) -> str:
-    """Replace emails, payment card numbers (Luhn-checked) and phone numbers in ``text``
-    with the placeholders ``[email]``, ``[card]`` and ``[phone]``.
+    """Replace each email address, Luhn-valid card number and phone number in ``text``
+    with ``[email]``, ``[card]`` or ``[phone]``.
 
     Call it on every prompt and completion before storing a training example, so a
-    model never learns (and later repeats) a customer's contact or card details.
-    Cards go first because their digit groups would otherwise read as a phone number.
+    model never learns (and later repeats) a customer's contact or card details. What
+    is replaced is exactly what :func:`generation.checks.find_personal_data` finds, the
+    same spans a draft's personal-data flags point at; scrubbing twice changes nothing.
     """
-    text = _EMAIL.sub("[email]", text)
-    text = _CARD.sub(_replace_card, text)
-    return _PHONE.sub(_replace_phone, text)
+    parts: list[str] = []
+    last = 0
+    for span in find_personal_data(text):
+        parts += [text[last:span.start], PLACEHOLDERS[span.kind]]
+        last = span.end
+    return "".join(parts) + text[last:]
 
 
 def scrub_messages(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:

@@ -8,7 +8,17 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from generation.checks import (
+    PERSONAL_CARD,
+    PERSONAL_EMAIL,
+    PERSONAL_PHONE,
+    check_personal_data,
+    find_personal_data,
+    luhn_valid,
+)
 from generation.training import (
     InvalidExample,
     PreferenceExample,
@@ -64,10 +74,108 @@ def test_it_imports_without_torch() -> None:
         ),
         # 16 digits failing the Luhn check are not a card.
         ("Order 4111 1111 1111 1112", "Order 4111 1111 1111 1112"),
+        # Whole numbers, not their tails; non-ASCII addresses too.
+        ("Ring +33 1 42 68 53 00 or +49 30 1234567", "Ring [phone] or [phone]"),
+        ("Mail josé@correo.es", "Mail [email]"),
+        ("2024-05-01 555 123 4567", "2024-05-01 [phone]"),
+        # Years, year ranges, prices and percentages stay.
+        ("In 1999-2004 and 2022 2023 2024", "In 1999-2004 and 2022 2023 2024"),
+        ("12 500 000 € and 45 000 000 %", "12 500 000 € and 45 000 000 %"),
     ],
 )
 def test_it_scrubs_personal_data(text: str, expected: str) -> None:
     assert scrub_personal_data(text) == expected
+
+
+# --- Scrubbing removes exactly what the draft flags report -----------------------------
+
+PLACEHOLDER = {PERSONAL_EMAIL: "[email]", PERSONAL_PHONE: "[phone]", PERSONAL_CARD: "[card]"}
+
+# Pieces that make the detectors' edge cases likely: digit runs and the characters
+# that join, bound or fake them, real-looking personal data, dates and placeholders.
+_PIECES = st.one_of(
+    st.sampled_from([" ", "-", ".", "/", "(", ")", "+", "@", ",", ":", "%", "$", "€", "#",
+                     "_", "\n", "\t", "\u00a0", "[", "]", "\x00", "é", "٣"]),
+    st.text(alphabet="0123456789", min_size=1, max_size=6),
+    st.text(alphabet="abexyz", min_size=1, max_size=4),
+    st.sampled_from(["4111 1111 1111 1111", "4111111111111111", "+44 20 7946 0958",
+                     "(555) 123-4567", "jane@example.com", ".co.uk", "2024-05-01",
+                     "12/05/2024", "1999", "07700900123", "[phone]", "[email]", "[card]"]),
+)
+ANY_TEXT = st.one_of(st.lists(_PIECES, max_size=40).map("".join), st.text(max_size=80))
+PROPERTY = settings(max_examples=600, derandomize=True, database=None, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def _flags_replaced(text: str) -> str:
+    parts, last = [], 0
+    for flag in check_personal_data(text):
+        assert flag.span is not None
+        parts += [text[last:flag.span[0]], PLACEHOLDER[flag.code]]
+        last = flag.span[1]
+    return "".join(parts) + text[last:]
+
+
+@PROPERTY
+@given(ANY_TEXT)
+def test_it_leaves_nothing_to_find_after_scrubbing(text: str) -> None:
+    scrubbed = scrub_personal_data(text)
+    assert find_personal_data(scrubbed) == []
+    assert scrub_personal_data(scrubbed) == scrubbed
+
+
+@PROPERTY
+@given(ANY_TEXT)
+def test_it_scrubs_exactly_the_flagged_spans(text: str) -> None:
+    # Each flagged span is replaced by its placeholder, and nothing else is touched.
+    assert scrub_personal_data(text) == _flags_replaced(text)
+    spans = find_personal_data(text)
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+
+
+def _card(rng: random.Random) -> str:
+    body = "4" + "".join(rng.choice("0123456789") for _ in range(14))
+    number = next(body + d for d in "0123456789" if luhn_valid(body + d))
+    return " ".join(number[i:i + 4] for i in range(0, 16, 4)) if rng.random() < 0.5 else number
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def _personal_item(rng: random.Random) -> tuple[str, str]:
+    d = lambda n: _digits(rng, n)  # noqa: E731
+    return rng.choice([
+        (PERSONAL_EMAIL, f"{rng.choice(['jane', 'j.doe', 'sales+ads'])}{d(2)}@"
+                         f"{rng.choice(['example.com', 'shop.co.uk', 'café.fr'])}"),
+        (PERSONAL_PHONE, f"({d(3)}) {d(3)}-{d(4)}"),
+        (PERSONAL_PHONE, f"+44 20 {d(4)} {d(4)}"),
+        (PERSONAL_PHONE, f"{d(3)}.{d(3)}.{d(4)}"),
+        (PERSONAL_PHONE, f"07{d(9)}"),
+        (PERSONAL_CARD, _card(rng)),
+    ])
+
+
+def test_it_scrubs_personal_data_wherever_it_sits_in_prose() -> None:
+    # Each item sits between words, with dates, prices and years around it. (A number
+    # written right after a phone number with only a space between reads as more of it.)
+    rng = random.Random(1234)
+    words = ["Call", "or", "write", "to", "on", "for", "in", "card", "today.", "\n"]
+    numbers = ["2024-05-01", "12/05/2024", "$1,299.99", "1999-2004", "12.5%", "2024"]
+    for _ in range(500):
+        text, items = [], []
+        for _ in range(rng.randint(1, 4)):
+            text += [rng.choice(words), rng.choice(numbers), rng.choice(words)]
+            code, value = _personal_item(rng)
+            text.append(value)
+            items.append((code, value))
+        text += [rng.choice(words), rng.choice(numbers)]
+        joined = " ".join(text)
+        found = [(f.code, joined[f.span[0]:f.span[1]]) for f in check_personal_data(joined)]
+        assert found == items, joined
+        scrubbed = scrub_personal_data(joined)
+        assert not any(value in scrubbed for _, value in items), scrubbed
+        assert all(number in scrubbed for number in numbers if number in joined), scrubbed
 
 
 def test_it_rejects_malformed_examples() -> None:
