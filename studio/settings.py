@@ -301,8 +301,8 @@ SPECTACULAR_SETTINGS = {
         "TrainingExampleKindEnum": "studio.models.training.TrainingExample.Kind",
     },
 }
-# Generation requests (brief submit, regenerate) one team may make per minute through
-# the API; counted in Redis (one INCR per request), shared by every web process.
+# Generation requests (brief submit, regenerate: the API and the pages together) one team
+# may make in any 60 seconds; a sliding window in Redis (one Lua script).
 API_GENERATION_RATE = envint("API_GENERATION_RATE", 30)
 API_THROTTLE_REDIS_URL = os.environ.get("API_THROTTLE_REDIS_URL", "") or CELERY_BROKER_URL
 

@@ -24,10 +24,11 @@
   }
 
   // htmx leaves 4xx answers unswapped; ours carry the page to show (a conflict with both
-  // texts, a form with its errors), so swap them like a 200.
+  // texts, a form with its errors, a throttled form with what was typed), so swap them
+  // like a 200.
   document.addEventListener("htmx:beforeSwap", function (ev) {
     var status = ev.detail.xhr.status;
-    if (status === 409 || status === 422) {
+    if (status === 409 || status === 422 || status === 429) {
       ev.detail.shouldSwap = true;
       ev.detail.isError = false;
     }
