@@ -154,6 +154,12 @@ class PreferenceExample:
         return hash(self.example_id)
 
 
+def prompt_key(messages: Sequence[Mapping[str, str]]) -> str:
+    """The canonical form of a prompt: equal for two prompts exactly when examples built
+    from them carry the same ``messages``. Raises :class:`InvalidExample` as they would."""
+    return _canonical(_normalise_messages(messages))
+
+
 def to_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
     """Serialise records one JSON object a line, byte-stable for equal input."""
     return "".join(_canonical(r) + "\n" for r in records)

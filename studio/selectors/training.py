@@ -12,13 +12,14 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from generation.training import InvalidExample, PreferenceExample, SFTExample, to_jsonl
+from generation.training import to_jsonl
 from studio.models import ModelVersion, Project, TrainingExample, TrainingJob
 from studio.permissions import (
     examples_visible_to,
     training_jobs_visible_to,
     versions_visible_to,
 )
+from studio.services.training import examples_as_dataset
 
 EXPORT_FORMATS = {"sft": "SFT (messages)", "dpo": "DPO (prompt / chosen / rejected)"}
 SEARCH_MAX = 200
@@ -74,26 +75,14 @@ def training_example_counts(user: Any, *, project: Project) -> dict[str, int]:
 
 def training_export_jsonl(user: Any, *, project: Project, fmt: str) -> str:
     """The project's non-excluded examples as JSONL records TRL reads: ``sft`` gives
-    conversational "messages" records, ``dpo`` prompt/chosen/rejected pairs."""
-    qs = examples_visible_to(user).filter(project=project, excluded=False).order_by("pk")
-    records: list[dict[str, Any]] = []
+    conversational "messages" records, ``dpo`` prompt/chosen/rejected pairs. The same
+    examples a snapshot trains on (rejected drafts paired with approved texts included)."""
+    sft, pref = examples_as_dataset(
+        examples_visible_to(user).filter(project=project, excluded=False)
+    )
     if fmt == "sft":
-        for prompt, completion in qs.filter(kind=TrainingExample.Kind.SFT).values_list(
-            "prompt", "completion"
-        ).iterator():
-            try:
-                records.append(SFTExample(prompt or [], completion).to_messages_record())
-            except (InvalidExample, AttributeError, TypeError):
-                continue
-    else:
-        for prompt, chosen, rejected in qs.filter(
-            kind=TrainingExample.Kind.PREFERENCE
-        ).values_list("prompt", "completion", "rejected_completion").iterator():
-            try:
-                records.append(PreferenceExample(prompt or [], chosen, rejected).to_record())
-            except (InvalidExample, AttributeError, TypeError):
-                continue
-    return to_jsonl(records)
+        return to_jsonl([example.to_messages_record() for example in sft])
+    return to_jsonl([example.to_record() for example in pref])
 
 
 def training_jobs_for(user: Any, *, project: Project) -> QuerySet[TrainingJob]:

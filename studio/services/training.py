@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -43,6 +43,7 @@ from generation.training import (
     TrainConfig,
     build_snapshot,
 )
+from generation.training.data import prompt_key
 from studio.models import (
     DatasetSnapshot,
     ModelVersion,
@@ -94,22 +95,60 @@ def training_examples(project: Project) -> Any:
 
 
 def dataset_examples(project: Project) -> tuple[list[SFTExample], list[PreferenceExample]]:
-    """The project's non-excluded examples as the library's dataclasses.
+    """The project's non-excluded examples as the library's dataclasses."""
+    return examples_as_dataset(training_examples(project))
 
-    Approved texts are SFT examples, edited drafts preference pairs; rejected drafts
-    teach nothing yet (no negative-only objective). A malformed row is skipped and logged.
+
+def examples_as_dataset(
+    examples: QuerySet[TrainingExample],
+) -> tuple[list[SFTExample], list[PreferenceExample]]:
+    """Training examples (one project's, excluded ones already left out) as SFT examples
+    and preference pairs, in a fixed order.
+
+    * An approved text is an SFT example.
+    * An edited draft is a preference pair: the editor's text over the model's draft.
+    * A rejected draft is a preference pair with each approved text of the same prompt
+      (the approved text chosen, the rejected draft rejected): both answer exactly the
+      same input, and an editor took one and refused the other. Prompts are compared
+      as stored (scrubbed, brand voice and brief included), within one project. A
+      rejected draft whose prompt has no approved text teaches nothing (there is no
+      negative-only objective) and is left out.
+
+    A malformed row is skipped and logged.
     """
     sft: list[SFTExample] = []
     pref: list[PreferenceExample] = []
-    rows = training_examples(project).filter(
-        kind__in=[TrainingExample.Kind.SFT, TrainingExample.Kind.PREFERENCE]
-    ).order_by("pk").values_list("pk", "kind", "prompt", "completion", "rejected_completion")
-    for pk, kind, prompt, completion, rejected in rows.iterator():
+    # Approved texts by (project, prompt): a pair never spans projects, whatever the
+    # caller's query holds.
+    approved: dict[tuple[int, str], list[str]] = {}
+    negatives: list[tuple[int, int, Any, str]] = []
+    rows = examples.order_by("pk").values_list(
+        "pk", "project_id", "kind", "prompt", "completion", "rejected_completion"
+    )
+    for pk, project_id, kind, prompt, completion, rejected in rows.iterator():
         try:
             if kind == TrainingExample.Kind.SFT:
-                sft.append(SFTExample(prompt or [], completion))
-            else:
+                example = SFTExample(prompt or [], completion)
+                sft.append(example)
+                texts = approved.setdefault((project_id, prompt_key(example.messages)), [])
+                if completion not in texts:
+                    texts.append(completion)
+            elif kind == TrainingExample.Kind.PREFERENCE:
                 pref.append(PreferenceExample(prompt or [], completion, rejected))
+            elif kind == TrainingExample.Kind.NEGATIVE:
+                negatives.append((pk, project_id, prompt, rejected))
+        except (InvalidExample, AttributeError, TypeError) as exc:
+            logger.warning("training example %s skipped: %s", pk, exc)
+    seen = {example.example_id for example in pref}
+    for pk, project_id, prompt, rejected in negatives:
+        try:
+            for chosen in approved.get((project_id, prompt_key(prompt or [])), []):
+                if chosen == rejected:
+                    continue  # a rejected variant worded exactly like an approved one
+                pair = PreferenceExample(prompt or [], chosen, rejected)
+                if pair.example_id not in seen:
+                    seen.add(pair.example_id)
+                    pref.append(pair)
         except (InvalidExample, AttributeError, TypeError) as exc:
             logger.warning("training example %s skipped: %s", pk, exc)
     return sft, pref
@@ -176,7 +215,7 @@ def _check_enough(snapshot: Snapshot, config: TrainConfig) -> None:
     if config.dpo and len(snapshot.preference_train) < config.dpo_min_examples:
         raise ValidationError(str(NotEnoughExamples(
             len(snapshot.preference_train), config.dpo_min_examples,
-            kind="preference (edited draft)",
+            kind="preference (edited or rejected draft)",
         )) + " Or train with LoRA SFT only.")
 
 

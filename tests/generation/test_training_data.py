@@ -29,6 +29,7 @@ from generation.training import (
     load_snapshot,
     scrub_personal_data,
 )
+from generation.training.data import prompt_key
 
 
 def sft(i: int) -> SFTExample:
@@ -187,6 +188,15 @@ def test_it_rejects_malformed_examples() -> None:
         SFTExample([{"role": "tool", "content": "hi"}], "x")
     with pytest.raises(InvalidExample, match="identical"):
         PreferenceExample([{"role": "user", "content": "hi"}], "same", "same")
+
+
+def test_it_keys_prompts_the_way_examples_store_them() -> None:
+    user = {"role": "user", "content": "Write a tagline."}
+    assert prompt_key([user]) == prompt_key([{**user, "name": "ignored"}])
+    assert prompt_key(SFTExample([user], "Fresh.").messages) == prompt_key([user])
+    assert prompt_key([user]) != prompt_key([{"role": "system", "content": "Be brief."}, user])
+    with pytest.raises(InvalidExample):
+        prompt_key([{"role": "assistant", "content": "Hi"}])
 
 
 def test_it_writes_the_records_trl_reads() -> None:
