@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import slugify
 
 from studio.models import Membership, Role, Team
 from studio.permissions import Need, membership_for_user, team_for_user
@@ -75,3 +77,43 @@ def member_remove(*, user: Any, membership_id: int) -> None:
         audit_record(actor=user, team=membership.team, verb="member.remove", obj=membership,
                      before={"user": membership.user.username, "role": membership.role})
         membership.delete()
+
+
+def team_create(*, name: str, admin_username: str, admin_email: str = "") -> tuple[Team, str]:
+    """Create a team with its first admin (an operator's action: no acting user).
+
+    The admin is an existing active user, or a new one; a new user gets a generated
+    password, returned (else ``""``) so it can be shown once. The slug comes from the
+    name and is made unique. All or nothing.
+    """
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A team needs a name."})
+    if len(name) > Team._meta.get_field("name").max_length:  # type: ignore[operator]
+        raise ValidationError({"name": "Team names are at most 120 characters."})
+    base = slugify(name)[:50] or "team"
+    User = get_user_model()
+    with transaction.atomic():
+        if Team.objects.filter(name__iexact=name).exists():
+            raise ValidationError({"name": f"A team called {name!r} already exists."})
+        slug, n = base, 1
+        while Team.objects.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        password = ""
+        admin = User.objects.filter(username=admin_username).first()
+        if admin is None:
+            password = secrets.token_urlsafe(12)
+            admin = User(username=admin_username, email=admin_email)
+            admin.set_password(password)
+            admin.full_clean(exclude=["password"])
+            admin.save()
+        elif not admin.is_active:
+            raise ValidationError({"admin": f"The user {admin_username!r} is deactivated."})
+        team = Team.objects.create(name=name, slug=slug)
+        membership = Membership.objects.create(user=admin, team=team, role=Role.ADMIN)
+        audit_record(actor=None, team=team, verb="team.create", obj=team,
+                     after={"name": name, "admin": admin_username})
+        audit_record(actor=None, team=team, verb="member.add", obj=membership,
+                     after={"user": admin_username, "role": Role.ADMIN})
+    return team, password
