@@ -73,7 +73,7 @@ def resolve_model_dir(spec: str | ModelSpec | None, cache_dir: str | Path) -> Pa
       from there when ``HF_HUB_OFFLINE=1``).
 
     Raises ModelSpecError, ModelNotFoundError or ModelLoadError; on failure nothing is
-    left in the cache (nor is the conversion's lock file on success).
+    left in the cache. The conversion's lock file only exists while it is held.
     """
     parsed = parse_model_spec(spec)
     cache = Path(cache_dir).expanduser()
