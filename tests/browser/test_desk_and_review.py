@@ -172,3 +172,34 @@ def test_an_xss_draft_does_not_run_anywhere(
             assert "<b>more</b>" in page.inner_text("#diff")
             shot(page, "xss-draft")
     shot(page, "xss-brief-desk")
+
+
+def test_a_throttled_submit_says_when_to_retry_and_keeps_the_form(
+    world: World, live_server: Any, new_page: Any, shot: Any, settings: Any, broker_down: None
+) -> None:
+    from tests.studio.api.conftest import clear_generation_counters
+
+    settings.API_GENERATION_RATE = 1
+    clear_generation_counters(settings.API_THROTTLE_REDIS_URL)
+    try:
+        page = new_page(world.marketer)
+        new = live_server.url + reverse("brief_new", kwargs={"project_id": world.project.pk})
+        for title in ("First post", "Second <b>post</b>"):
+            page.goto(new + "?kind=social_post")
+            page.fill("input[name=title]", title)
+            page.select_option("select[name=platform]", "LinkedIn")
+            page.fill("textarea[name=instructions]", "Warm, two lines.")
+            page.click("#submit-brief")
+            if title == "First post":
+                page.wait_for_url(re.compile(r"/briefs/\d+/$"))
+        # The 429 answer is swapped in place: the limit, when to retry, the typed brief.
+        page.wait_for_selector("text=try again in")
+        assert re.search(r"/briefs/new/", page.url)
+        assert page.input_value("input[name=title]") == "Second <b>post</b>"
+        assert page.input_value("select[name=platform]") == "LinkedIn"
+        assert page.input_value("textarea[name=instructions]") == "Warm, two lines."
+        shot(page, "brief-new-throttled")
+        assert list(Brief.objects.values_list("title", flat=True).filter(
+            project=world.project, kind="social_post")) == ["First post"]
+    finally:
+        clear_generation_counters(settings.API_THROTTLE_REDIS_URL)
