@@ -126,7 +126,9 @@ def _check_recorded(folder: Path, recorded: str, config: bytes, weights: bytes) 
             f"adapter {folder}: the recorded sha256 {recorded} is a legacy checksum of "
             f"{ADAPTER_WEIGHTS} alone and does not cover {ADAPTER_CONFIG}, so the adapter "
             "is refused. Retrain the project to record a new version, or have an operator "
-            f"check {ADAPTER_CONFIG} and re-record the checksum with "
+            f"check {ADAPTER_CONFIG} and re-record the checksum (it is only re-recorded "
+            "while the weights still match): in the studio, run `python manage.py "
+            "adapter_checksums_upgrade --apply`; elsewhere, use "
             "generation.adapters.adapter_sha256_upgrade"
         )
     raise AdapterChecksumError(

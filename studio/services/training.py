@@ -10,7 +10,10 @@
   its output folder's last complete checkpoint.
 * Versions: a finished job registers a ModelVersion; :func:`model_promote` and
   :func:`model_rollback` switch the live version atomically (project row locked), after
-  checking the adapter file is there and still has its recorded sha256.
+  checking the adapter files are there and still have their recorded sha256.
+* Checksums: :func:`adapter_checksums_upgrade` re-records versions whose sha256 is a
+  legacy checksum of the weights alone (see ``generation.adapters``), only while the
+  weights still match it (``manage.py adapter_checksums_upgrade``).
 
 No torch here: only the data side of ``generation.training`` is imported.
 """
@@ -21,8 +24,9 @@ import dataclasses
 import logging
 import uuid
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -31,8 +35,8 @@ from django.db.models import F, Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from generation.adapters import adapter_sha256, check_adapter_dir
-from generation.errors import AdapterError
+from generation.adapters import adapter_sha256_upgrade, check_adapter_dir, verify_adapter_sha256
+from generation.errors import AdapterChecksumError, AdapterError
 from generation.training import (
     MIN_PREFERENCE_EXAMPLES,
     InvalidExample,
@@ -516,17 +520,33 @@ def _verify_adapter(version: ModelVersion) -> None:
     folder = Path(version.adapter_path)
     try:
         check_adapter_dir(folder)
-        actual = adapter_sha256(folder)
+        verify_adapter_sha256(folder, version.adapter_sha256)
+    except AdapterChecksumError as exc:
+        if _is_legacy_record(folder, version.adapter_sha256):
+            raise ValidationError(
+                f"The adapter of v{version.number} cannot be used yet: its recorded sha256 is "
+                "a legacy checksum of the weights alone, which does not cover "
+                "adapter_config.json. Ask an operator to run `python manage.py "
+                "adapter_checksums_upgrade --apply` (it re-records it while the weights "
+                "still match), or retrain the project; the live model is unchanged."
+            ) from exc
+        raise ValidationError(
+            f"The adapter files of v{version.number} no longer match their recorded sha256 "
+            "(changed or replaced on disk); refused, the live model is unchanged."
+        ) from exc
     except AdapterError as exc:
         raise ValidationError(
             f"The adapter of v{version.number} cannot be used ({exc}); the live model is "
             "unchanged."
         ) from exc
-    if actual != version.adapter_sha256.lower():
-        raise ValidationError(
-            f"The adapter file of v{version.number} no longer matches its recorded sha256 "
-            "(changed or replaced on disk); refused, the live model is unchanged."
-        )
+
+
+def _is_legacy_record(folder: Path, recorded: str) -> bool:
+    """True when ``recorded`` is a weights-only checksum the weights still match."""
+    try:
+        return adapter_sha256_upgrade(folder, recorded) != recorded.lower()
+    except AdapterError:  # changed (AdapterChecksumError) or gone meanwhile
+        return False
 
 
 def _make_live(
@@ -583,3 +603,79 @@ def model_rollback(*, user: Any, version_id: object) -> ModelVersion:
         verb="model.rollback",
         refusal="v{n} is {status}; roll back goes to an archived (earlier live) version.",
     )
+
+
+# --- Checksums ---------------------------------------------------------------------
+
+
+class ChecksumOutcome(StrEnum):
+    CURRENT = "already current"
+    WOULD_UPGRADE = "would upgrade"
+    UPGRADED = "upgraded"
+    # Refused, the record is left as is:
+    CHANGED = "files changed"
+    MISSING = "files missing"
+    RECORD_CHANGED = "record changed meanwhile"
+
+    @property
+    def refused(self) -> bool:
+        return self in (ChecksumOutcome.CHANGED, ChecksumOutcome.MISSING,
+                        ChecksumOutcome.RECORD_CHANGED)
+
+
+class ChecksumUpgrade(NamedTuple):
+    version: ModelVersion
+    outcome: ChecksumOutcome
+    detail: str = ""
+
+
+def adapter_checksums_upgrade(*, apply: bool) -> list[ChecksumUpgrade]:
+    """Re-record every version whose adapter sha256 is a legacy weights-only checksum.
+
+    A record is upgraded only while the weights file still matches it (the config was
+    never covered: an operator who doubts it retrains instead). Versions whose files
+    changed or are gone are refused and left as is. Without ``apply`` nothing is
+    written. Each save is a conditional UPDATE on the old value with an audit row
+    (actor None: an operator's command), so a second run, or one racing another,
+    upgrades nothing twice.
+    """
+    versions = (ModelVersion.objects.exclude(adapter_path="")
+                .select_related("project__team").order_by("project_id", "number"))
+    results: list[ChecksumUpgrade] = []
+    for version in versions.iterator():
+        old = version.adapter_sha256
+        try:
+            new = adapter_sha256_upgrade(version.adapter_path, old)
+        except AdapterChecksumError as exc:
+            results.append(ChecksumUpgrade(version, ChecksumOutcome.CHANGED, str(exc)))
+            continue
+        except AdapterError as exc:
+            results.append(ChecksumUpgrade(version, ChecksumOutcome.MISSING, str(exc)))
+            continue
+        if new == old.lower():
+            results.append(ChecksumUpgrade(version, ChecksumOutcome.CURRENT))
+        elif not apply:
+            results.append(ChecksumUpgrade(version, ChecksumOutcome.WOULD_UPGRADE))
+        else:
+            results.append(_checksum_record(version=version, old=old, new=new))
+    return results
+
+
+def _checksum_record(*, version: ModelVersion, old: str, new: str) -> ChecksumUpgrade:
+    with transaction.atomic():
+        updated = ModelVersion.objects.filter(pk=version.pk, adapter_sha256=old).update(
+            adapter_sha256=new
+        )
+        if not updated:
+            now = ModelVersion.objects.filter(pk=version.pk).values_list(
+                "adapter_sha256", flat=True
+            ).first()
+            if now == new:  # another run got there first
+                return ChecksumUpgrade(version, ChecksumOutcome.CURRENT)
+            return ChecksumUpgrade(version, ChecksumOutcome.RECORD_CHANGED,
+                                   "the recorded sha256 changed while this ran; run again")
+        audit_record(actor=None, team=version.project.team, verb="model.checksum_upgrade",
+                     obj=version, before={"adapter_sha256": old},
+                     after={"adapter_sha256": new})
+    version.adapter_sha256 = new
+    return ChecksumUpgrade(version, ChecksumOutcome.UPGRADED)

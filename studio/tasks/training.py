@@ -111,16 +111,15 @@ def _metrics(candidate: Any, incumbent: Any, incumbent_name: str, result: Any) -
 
 def _incumbent_adapter(inputs: dict[str, Any], recorder: ProgressRecorder) -> tuple[Any, str]:
     """The live version's adapter folder to compare against, or None for the bare base."""
-    from generation.adapters import adapter_sha256
+    from generation.adapters import verify_adapter_sha256
     from generation.errors import AdapterError
 
     live = inputs["incumbent"]
     if live is None:
         return None, "base model"
     try:
-        if adapter_sha256(live["path"]) != live["sha256"]:
-            raise AdapterError("sha256 does not match the record")
-    except AdapterError as exc:
+        verify_adapter_sha256(live["path"], live["sha256"])
+    except AdapterError as exc:  # AdapterChecksumError included: changed or legacy record
         recorder.note(f"live v{live['version']} adapter unusable ({exc}); compared with the base")
         return None, "base model (live adapter unusable)"
     return live["path"], f"v{live['version']}"
