@@ -1,10 +1,13 @@
-.PHONY: run test test-fast setup bench bench-train lint
+.PHONY: run test test-fast setup bench bench-train lint docker-smoke
 
 run:            ## set up and run the whole studio with demo data
 	./scripts/run.sh
 
-test:           ## set up and run every test (CI runs exactly this)
+test:           ## set up and run every test (CI runs this, then docker-smoke)
 	./scripts/test.sh
+
+docker-smoke:   ## build the images and run docker/compose.yml end to end (needs Docker)
+	./scripts/docker_smoke.sh
 
 test-fast:      ## the suite without the slow (real model), worker and browser tests
 	./scripts/test.sh -m "not slow and not browser and not worker"

