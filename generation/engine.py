@@ -213,6 +213,19 @@ class Engine:
             max_new_tokens=self._max_new(request), examples=request.examples,
         )
 
+    def prepare(self, request: GenerationRequest) -> BuiltPrompt:
+        """Check one request on its own: its fields, its prompt and its adapter (sha256,
+        no pickles, fits the base model), loading the adapter.
+
+        A caller batching requests from different owners checks each one first, so a bad
+        request is refused alone, with an error about it only, instead of failing the
+        whole batch in :meth:`generate`. Raises RequestError, PromptError or AdapterError.
+        """
+        prompt = self.build_prompt(request)
+        if request.adapter is not None:
+            self.adapters.ensure_loaded(request.adapter)
+        return prompt
+
     def generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
     ) -> list[GenerationResult]:

@@ -121,6 +121,29 @@ def _is_permanent(exc: BaseException) -> bool:
                       | ModelNotFoundError)
 
 
+def _refuse_bad_requests(
+    engine: Any, claims: list[Any], inputs: list[dict[str, Any]]
+) -> tuple[list[Any], list[Any]]:
+    """Check each job of a micro-batch on its own (its brief, prompt and adapter) and fail
+    only the bad ones, each with its own error: jobs of other projects and teams share
+    the batch and must neither fail nor see another's error."""
+    kept: list[Any] = []
+    requests: list[Any] = []
+    for c, i in zip(claims, inputs, strict=True):
+        try:
+            request = to_request(i)
+            engine.prepare(request)
+        except Exception as exc:
+            if not _is_permanent(exc):
+                raise
+            logger.warning("job %s refused: %s: %s", c.job_id, type(exc).__name__, exc)
+            jobs.job_fail(job_id=c.job_id, token=c.token, error=f"{type(exc).__name__}: {exc}")
+            continue
+        kept.append(c)
+        requests.append(request)
+    return kept, requests
+
+
 @shared_task(
     bind=True,
     name="studio.tasks.generation.generate_job",
@@ -139,12 +162,17 @@ def generate_job(self: Any, job_id: int) -> str:
         claim=claim, worker=worker, limit=settings.GENERATION_MICRO_BATCH - 1
     )
     claims = [claim, *mates]
+    shared = False
     try:
         with heartbeat(lambda: [jobs.job_heartbeat(claim=c) for c in claims],
                        every=max(1.0, settings.GENERATION_STUCK_AFTER / 4), name="job-heartbeat"):
             inputs = [jobs.job_inputs(job_id=c.job_id) for c in claims]
-            requests = [to_request(i) for i in inputs]
+            shared = True  # until here an error concerns every job: they share the base model
             engine = engine_for(inputs[0]["base_model"])
+            shared = False
+            claims, requests = _refuse_bad_requests(engine, claims, inputs)
+            if not claims:
+                return "failed"
             total = sum(r.variants for r in requests)
 
             def progress(done: int, _total: int) -> None:
@@ -155,11 +183,14 @@ def generate_job(self: Any, job_id: int) -> str:
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         logger.warning("job %s failed: %s", job_id, message)
-        if _is_permanent(exc):
+        if _is_permanent(exc) and (shared or len(claims) == 1):
             for c in claims:
                 jobs.job_fail(job_id=c.job_id, token=c.token, error=message)
             return "failed"
-        for mate in mates:  # they run again on their own
+        # Anything else, or a permanent error that could be any one job's (each was checked
+        # on its own, so this is rare): nobody fails for another's request. The mates run
+        # again on their own; this job retries within its attempts.
+        for mate in mates:
             if jobs.job_release(claim=mate, error=message):
                 job_send(mate.job_id)
         if claim.attempts >= settings.GENERATION_MAX_ATTEMPTS:

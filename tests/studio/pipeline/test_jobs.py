@@ -182,3 +182,45 @@ def test_it_stores_model_output_with_nul_bytes(tiny_project: World) -> None:
              "prompt_tokens": 1, "completion_tokens": 2, "flags": []}
     assert jobs.job_complete(claim=claim, prompt="p", drafts=[draft], timings={})
     assert Draft.objects.get(job=job).text == "bad\ufffdbyte"
+
+
+@pytest.mark.parametrize("bad_one_leads", [True, False])
+def test_a_bad_adapter_fails_only_its_own_job_in_a_batch_shared_with_another_team(
+    tiny_project: World, tiny_model_dir: Path, settings: Any, tmp_path: Path,
+    bad_one_leads: bool,
+) -> None:
+    import json
+
+    from generation.adapters import adapter_sha256
+    from generation.testing import build_tiny_adapter
+    from tests.factories import ModelVersionFactory
+
+    settings.GENERATION_MICRO_BATCH = 4
+    world = tiny_project
+    # Another team's project on the same base model; its live adapter's config was
+    # changed on disk after it was recorded.
+    other = world.other_project
+    other.base_model = world.project.base_model
+    folder = build_tiny_adapter(tiny_model_dir, tmp_path / "their-adapter")
+    other.live_model = ModelVersionFactory(
+        project=other, number=7, status="live", base_model=other.base_model,
+        adapter_path=str(folder), adapter_sha256=adapter_sha256(folder))
+    other.save()
+    config = json.loads((folder / "adapter_config.json").read_text())
+    (folder / "adapter_config.json").write_text(json.dumps({**config, "lora_alpha": 64}))
+
+    ours = _brief(world, variants=2).jobs.get()
+    theirs = brief_create(user=world.outsider, project_id=other.pk, data={
+        "kind": "article", "title": "Their brief", "instructions": "Say why.",
+        "variants": 1}).jobs.get()
+    assert ours.base_model == theirs.base_model  # so they share a micro-batch
+    result = _run(theirs if bad_one_leads else ours)
+
+    assert result == "wrote 2 drafts for 1 jobs"
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (ours.status, ours.error, ours.attempts) == ("succeeded", "", 1)
+    assert Draft.objects.filter(job=ours).count() == 2
+    assert theirs.status == "failed" and "AdapterChecksumError" in theirs.error
+    assert not Draft.objects.filter(job=theirs).exists()
+    assert str(folder) not in Brief.objects.get(pk=ours.brief_id).jobs.get().error
