@@ -59,7 +59,9 @@ def project_update_settings(
                                   else {})
     try:
         with transaction.atomic():
-            project.save()
+            # Only the settings: a promote or rollback that lands between the read above
+            # and this save must not be undone by writing back a stale live_model.
+            project.save(update_fields=[*SETTINGS_FIELDS, "webhook_secret", "updated_at"])
             audit_record(actor=user, team=project.team, verb="project.settings", obj=project,
                          before=before, after=after)
     except IntegrityError as exc:
