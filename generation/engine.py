@@ -48,6 +48,7 @@ from generation.prompts import (
     ProjectVoice,
     build_prompt,
     max_new_tokens_for,
+    words_for_tokens,
 )
 from generation.specs import ModelSpec
 
@@ -207,10 +208,16 @@ class Engine:
     def build_prompt(self, request: GenerationRequest) -> BuiltPrompt:
         """The prompt a request would use (validates the request too)."""
         self._validate(request)
+        brief = request.brief
+        max_new = self._max_new(request)
+        if max_new < max_new_tokens_for(brief.target_words):
+            # Capped budget: ask for the length the budget can hold, not a longer piece
+            # that would be cut off mid-sentence.
+            brief = replace(brief, target_words=words_for_tokens(max_new))
         return build_prompt(
-            request.brief, request.voice, self.base.tokenizer,
+            brief, request.voice, self.base.tokenizer,
             context_window=self.base.context_window,
-            max_new_tokens=self._max_new(request), examples=request.examples,
+            max_new_tokens=max_new, examples=request.examples,
         )
 
     def prepare(self, request: GenerationRequest) -> BuiltPrompt:

@@ -260,7 +260,10 @@ ADAPTER_DIR = Path(os.environ.get("ADAPTER_DIR", VAR_DIR / "adapters"))
 DATASET_DIR = Path(os.environ.get("DATASET_DIR", VAR_DIR / "datasets"))
 DEFAULT_BASE_MODEL = os.environ.get("DEFAULT_BASE_MODEL", "bundled:smollm2-135m-instruct")
 GENERATION_DEVICE = os.environ.get("GENERATION_DEVICE", "") or None
-GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 512)
+# Cap on new tokens per draft (2048 holds the longest default, a 600-word article, with
+# room to spare). The brief form allows at most the words that fit; a capped request's
+# prompt asks for the length the cap can hold.
+GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 2048)
 
 # Webhooks may go only to public addresses (no loopback, private, link-local or
 # metadata addresses: SSRF guard). True lifts that rule and exists only so tests can

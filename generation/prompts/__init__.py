@@ -11,6 +11,7 @@ from generation.prompts.builder import (
     render_chat,
     system_message,
     user_message,
+    words_for_tokens,
 )
 from generation.prompts.kinds import KINDS, KindTemplate, get_template, register_kind
 from generation.prompts.types import (
@@ -34,6 +35,7 @@ __all__ = [
     "build_prompt",
     "get_template",
     "max_new_tokens_for",
+    "words_for_tokens",
     "register_kind",
     "render_chat",
     "system_message",

@@ -32,6 +32,12 @@ def max_new_tokens_for(target_words: int, *, cap: int | None = None) -> int:
     return min(tokens, cap) if cap else tokens
 
 
+def words_for_tokens(max_new_tokens: int) -> int:
+    """The longest target length (words) whose budget fits in ``max_new_tokens``: the
+    inverse of :func:`max_new_tokens_for`."""
+    return max(1, int((max_new_tokens - 16) / (TOKENS_PER_WORD * LENGTH_MARGIN)))
+
+
 def system_message(voice: ProjectVoice) -> str:
     """The system message: writer role, brand voice, style rules and banned terms."""
     parts = [SYSTEM_ROLE]

@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core import validators
 from django.core.exceptions import ValidationError
 
+from generation.prompts import words_for_tokens
 from studio.models import ContentKind
 from studio.models.briefs import INSTRUCTIONS_MAX, MAX_VARIANTS, SOURCE_TEXT_MAX, TITLE_MAX
+
+# The longest target the prompt templates accept; the token cap may allow fewer.
+TARGET_WORDS_MAX = 4000
 
 _CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"} | {"\x7f"}
 
@@ -48,7 +54,7 @@ class BriefForm(forms.Form):
         max_length=500, required=False, help_text="Comma-separated."
     )
     target_words = forms.IntegerField(
-        min_value=10, max_value=2000, required=False, label="Target length (words)"
+        min_value=10, max_value=TARGET_WORDS_MAX, required=False, label="Target length (words)"
     )
     variants = forms.IntegerField(
         min_value=1, max_value=MAX_VARIANTS, initial=2,
@@ -57,6 +63,19 @@ class BriefForm(forms.Form):
     deadline = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No longer than a draft can be with this studio's token cap.
+        most = min(TARGET_WORDS_MAX, words_for_tokens(settings.GENERATION_MAX_NEW_TOKENS))
+        field = self.fields["target_words"]
+        assert isinstance(field, forms.IntegerField)
+        field.max_value = most
+        field.validators = [v for v in field.validators
+                            if not isinstance(v, validators.MaxValueValidator)]
+        field.validators.append(validators.MaxValueValidator(most))
+        field.widget.attrs["max"] = str(most)
+        field.help_text = f"Up to {most:,} words (this studio's length cap)."
 
     def clean_keywords(self) -> list[str]:
         raw = self.cleaned_data.get("keywords") or ""

@@ -203,3 +203,15 @@ def test_it_regenerates_near_identical_variants_once_then_flags(engine):
     assert second.seed == variant_seed(2, 1, 1)
     assert NEAR_IDENTICAL in [f.code for f in second.flags]
     assert NEAR_IDENTICAL not in [f.code for f in first.flags]
+
+
+def test_a_capped_budget_asks_for_the_length_it_can_hold(engine):
+    from generation.prompts import max_new_tokens_for, words_for_tokens
+
+    capped = request(words=100, sampling=SamplingParams(max_new_tokens=60))
+    prompt = engine.build_prompt(capped).text
+    fits = words_for_tokens(60)
+    assert max_new_tokens_for(fits) <= 60 < max_new_tokens_for(fits + 1)
+    assert f"{fits} words" in prompt and "100 words" not in prompt
+    # Without a cap the brief's own length is asked for, unchanged.
+    assert "100 words" in engine.build_prompt(request(words=100)).text

@@ -340,3 +340,20 @@ def test_a_throttled_regenerate_says_when_and_queues_nothing(
     assert _counts() == before
     world.brief.refresh_from_db()
     assert world.brief.status == "in_review"
+
+
+def test_the_target_length_is_capped_at_what_the_token_cap_can_hold(
+    client: Client, world: World, settings: Any
+) -> None:
+    from generation.prompts import words_for_tokens
+
+    settings.GENERATION_MAX_NEW_TOKENS = 512
+    most = words_for_tokens(512)
+    client.force_login(world.marketer)
+    page = client.get(_new(world) + "?kind=ad_copy").content.decode()
+    assert f'max="{most}"' in page and f"Up to {most:,} words" in page
+    too_long = client.post(_new(world), {**AD, "target_words": most + 1})
+    assert too_long.status_code == 200
+    assert f"less than or equal to {most}" in too_long.content.decode()
+    assert not Brief.objects.filter(title=AD["title"]).exists()
+    assert client.post(_new(world), {**AD, "target_words": most}).status_code == 302
