@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from studio.models import Brief, ContentKind, Draft, GenerationJob, Project
+from studio.models import Brief, ContentKind, Draft, GenerationJob, Project, Review
+from studio.models.reviews import ReviewAction
 from studio.permissions import briefs_visible_to
 
 BRIEF_PAGE_SIZE = 50
@@ -71,14 +72,27 @@ class BriefPage:
     older_jobs: list[GenerationJob]
 
 
-def brief_page(*, brief: Brief) -> BriefPage:
-    """The brief's generation jobs, newest first, each with its drafts in variant order."""
+# The reviews that decide a draft; a saved edit ("edit") is work in progress, not a decision.
+DECISION_ACTIONS = (ReviewAction.APPROVE, ReviewAction.APPROVE_EDITED, ReviewAction.REJECT)
+
+
+def brief_page(*, brief: Brief, with_decisions: bool = False) -> BriefPage:
+    """The brief's generation jobs, newest first, each with its drafts in variant order.
+
+    With ``with_decisions`` every draft also carries ``decisions``: its deciding reviews,
+    newest first, with the reviewer — one more query however many variants there are.
+    """
+    drafts = Draft.objects.select_related("claimed_by").order_by("variant")
+    if with_decisions:
+        drafts = drafts.prefetch_related(Prefetch(
+            "reviews",
+            queryset=Review.objects.filter(action__in=DECISION_ACTIONS)
+            .select_related("reviewer").order_by("-created_at", "-id"),
+            to_attr="decisions",
+        ))
     jobs = list(
         brief.jobs.select_related("model_version", "requested_by")
-        .prefetch_related(
-            Prefetch("drafts", queryset=Draft.objects.select_related("claimed_by")
-                     .order_by("variant"))
-        )
+        .prefetch_related(Prefetch("drafts", queryset=drafts))
         .order_by("-created_at", "-id")
     )
     return BriefPage(brief=brief, latest_job=jobs[0] if jobs else None, older_jobs=jobs[1:])

@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from studio.api.throttling import GenerationThrottled, generation_throttle
 from studio.forms.briefs import BRIEF_FORMS
 from studio.models import Brief, ContentKind
+from studio.models.reviews import REJECT_REASONS
 from studio.permissions import (
     Need,
     brief_for_user,
@@ -116,11 +117,12 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
 def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
     brief = brief_for_user(request.user, brief_id)
     role = role_in(request.user, brief.project.team_id)
-    page = brief_page(brief=brief)
+    page = brief_page(brief=brief, with_decisions=True)
     return render(request, "studio/briefs/detail.html", {
         "brief": brief,
         "project": brief.project,
         "page": page,
+        "reasons": list(REJECT_REASONS.items()),
         "can_submit": role_allows(role, Need.SUBMIT),
         "can_review": role_allows(role, Need.REVIEW),
     })

@@ -129,7 +129,11 @@ def _workspace_context(
     errors: dict[str, list[str]] | None = None,
     conflict: ReviewError | None = None,
     notice: str = "",
+    comment: str = "",
+    rejecting: bool = False,
 ) -> dict[str, Any]:
+    """What the one-draft page shows. ``comment`` is what the editor typed in the approve
+    form (or, with ``rejecting``, the reject form): shown back after a refusal."""
     project, filters = _draft_scope(request, draft)
     scope_qs = _scope_qs(project, filters)
     team = draft.project.team
@@ -163,7 +167,10 @@ def _workspace_context(
         "previous_url": _review_url(neighbours["previous"], scope_qs)
         if neighbours["previous"] else "",
         "reasons": queue_filter_options(user=request.user, team=team, project=project)["reasons"],
-        "open_reject": bool(errors and ("reason_tags" in errors or "comment" in errors)),
+        "approve_comment": "" if rejecting else comment,
+        "reject_comment": comment if rejecting else "",
+        "open_reject": rejecting and bool(errors and ("reason_tags" in errors
+                                                      or "comment" in errors)),
     }
 
 
@@ -196,7 +203,12 @@ def _error_dict(exc: ValidationError) -> dict[str, list[str]]:
 
 
 def _refused(
-    request: HttpRequest, draft_id: int, exc: ReviewError | ValidationError, text: str | None
+    request: HttpRequest,
+    draft_id: int,
+    exc: ReviewError | ValidationError,
+    text: str | None,
+    *,
+    rejecting: bool = False,
 ) -> HttpResponse:
     draft = draft_for_user(request.user, draft_id, need=Need.REVIEW)
     draft = Draft.objects.select_related(
@@ -210,12 +222,15 @@ def _refused(
         messages.error(request, message)
         project, filters = _draft_scope(request, draft)
         return redirect(_queue_url(draft, project, filters))
+    comment = request.POST.get("comment", "")
     if isinstance(exc, ValidationError):
         context = _workspace_context(request, draft, mine=True, editor_text=text,
-                                     errors=_error_dict(exc))
+                                     errors=_error_dict(exc), comment=comment,
+                                     rejecting=rejecting)
         return _render_workspace(request, context, status=422)
     context = _workspace_context(request, draft, mine=claim_holder(draft, request.user) is None,
-                                 editor_text=text, conflict=exc)
+                                 editor_text=text, conflict=exc, comment=comment,
+                                 rejecting=rejecting)
     return _render_workspace(request, context, status=409)
 
 
@@ -286,7 +301,7 @@ def draft_reject(request: HttpRequest, draft_id: int) -> HttpResponse:
             comment=request.POST.get("comment", ""),
         )
     except (ReviewError, ValidationError) as exc:
-        return _refused(request, draft_id, exc, request.POST.get("text"))
+        return _refused(request, draft_id, exc, request.POST.get("text"), rejecting=True)
     draft = review.draft
     return _after_decision(request, draft, f"Rejected “{draft.job.brief.title}” "
                                            f"variant {draft.variant + 1}.")
@@ -310,7 +325,8 @@ def draft_save(request: HttpRequest, draft_id: int) -> HttpResponse:
         return redirect(_review_url(draft_id, _scope_qs(project, filters)))
     claim = draft_claim(user=request.user, draft_id=draft_id)
     return _render_workspace(request, _workspace_context(
-        request, claim.draft, mine=claim.mine, notice="Edit saved. Approve when it reads right."
+        request, claim.draft, mine=claim.mine, notice="Edit saved. Approve when it reads right.",
+        comment=request.POST.get("comment", ""),  # an approve comment typed before saving
     ))
 
 

@@ -140,6 +140,69 @@ def test_it_approves_with_edits_and_adds_a_preference_pair(world: World) -> None
     assert TrainingExample.objects.filter(source_review=review).count() == 2
 
 
+def _form(body: str, form_id: str) -> str:
+    start = body.index(f'<form id="{form_id}"')
+    return body[start:body.index("</form>", start)]
+
+
+def test_it_offers_a_comment_with_approve_and_keeps_it_on_the_review(
+    client: Client, world: World
+) -> None:
+    client.force_login(world.editor)
+    body = client.get(_url("draft_review", world.draft)).content.decode()
+    approve_form = _form(body, "review-form")
+    assert '<textarea id="approve-comment" name="comment"' in approve_form
+    assert 'name="comment"' in _form(body, "reject-form")  # the reject form keeps its own
+
+    response = client.post(_url("draft_approve", world.draft),
+                           {"version": 1, "comment": "Lovely opening line."})
+    assert response.status_code == 302
+    review = Review.objects.get(draft=world.draft)
+    assert (review.action, review.comment) == ("approve", "Lovely opening line.")
+
+
+def test_it_takes_a_comment_when_approving_with_edits(client: Client, world: World) -> None:
+    client.force_login(world.editor)
+    response = client.post(_url("draft_approve", world.draft),
+                           {"version": 1, "text": "A warmer note about coffee.",
+                            "comment": "Warmed up the close."}, headers=HX)
+    assert response.status_code == 200
+    review = Review.objects.get(draft=world.draft)
+    assert (review.action, review.comment) == ("approve_edited", "Warmed up the close.")
+    assert review.final_text == "A warmer note about coffee."
+
+
+def test_it_keeps_a_refused_approve_comment_next_to_the_approve_button(
+    client: Client, world: World
+) -> None:
+    client.force_login(world.editor)
+    comment = "<b>long</b>" + "x" * 4000
+    response = client.post(_url("draft_approve", world.draft),
+                           {"version": 1, "text": "My edit.", "comment": comment}, headers=HX)
+    assert response.status_code == 422
+    body = response.content.decode()
+    approve_form = _form(body, "review-form")
+    assert 'id="approve-comment-error"' in approve_form
+    assert f">{comment.replace('<', '&lt;').replace('>', '&gt;')}</textarea>" in approve_form
+    assert '<details id="reject-panel" class="reject-panel" >' in body  # stays closed
+    assert ">My edit.</textarea>" in body
+    assert not Review.objects.exists()
+
+
+def test_it_keeps_a_refused_reject_comment_in_the_reject_panel(
+    client: Client, world: World
+) -> None:
+    client.force_login(world.editor)
+    response = client.post(_url("draft_reject", world.draft),
+                           {"version": 1, "reason_tags": ["bogus"], "comment": "Not us."},
+                           headers=HX)
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert '<details id="reject-panel" class="reject-panel" open>' in body
+    assert ">Not us.</textarea>" in _form(body, "reject-form")
+    assert '<textarea id="approve-comment" name="comment" rows="2" maxlength="4000" ></textarea>' in body
+
+
 def test_it_uses_the_drafts_chat_messages_as_the_prompt(world: World) -> None:
     messages = [{"role": "system", "content": "Be warm."},
                 {"role": "user", "content": "Call +44 20 7946 0958"}]
