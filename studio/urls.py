@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 
 from studio.api.views import healthz
 from studio.views import dashboard, members, projects
@@ -16,6 +16,22 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # New members get a generated password (member_invite, create_team): they change it here.
+    path(
+        "account/password/",
+        auth_views.PasswordChangeView.as_view(
+            template_name="registration/password_change_form.html",
+            success_url=reverse_lazy("password_change_done"),
+        ),
+        name="password_change",
+    ),
+    path(
+        "account/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name="registration/password_change_done.html"
+        ),
+        name="password_change_done",
+    ),
     path("team/switch/", dashboard.team_switch, name="team_switch"),
     path("teams/<int:team_id>/members/", members.team_members_page, name="team_members"),
     path("members/<int:membership_id>/role/", members.member_role, name="member_role"),

@@ -4,13 +4,49 @@ import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.utils.text import slugify
 
 from studio.models import Membership, Role, Team
 from studio.permissions import Need, membership_for_user, team_for_user
 from studio.services.audit import audit_record
+
+# One message for every username a team admin may not take, whatever the reason (a
+# user of another team, of no team, deactivated, an operator): see member_invite.
+USERNAME_REFUSED = (
+    "That username can't be added; choose another, or ask the person's team admin / "
+    "an operator."
+)
+
+
+def is_operator(user: Any) -> bool:
+    """An operator runs the install (a Django superuser): acts on any team, without a role."""
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_superuser", False))
+
+
+def _team_for_actor(user: Any, team_id: int) -> Team:
+    if is_operator(user):
+        try:
+            return Team.objects.get(pk=team_id)
+        except Team.DoesNotExist as exc:
+            raise Http404("Not found") from exc
+    return team_for_user(user, team_id, need=Need.ADMIN)
+
+
+def _membership_for_actor(user: Any, membership_id: int) -> Membership:
+    if is_operator(user):
+        try:
+            return Membership.objects.select_related("team", "user").get(pk=membership_id)
+        except Membership.DoesNotExist as exc:
+            raise Http404("Not found") from exc
+    return membership_for_user(user, membership_id, need=Need.ADMIN)
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
 
 
 def _other_admins(membership: Membership) -> int:
@@ -22,11 +58,61 @@ def _other_admins(membership: Membership) -> int:
     )
 
 
+def member_invite(
+    *, user: Any, team_id: int, username: str, role: str, email: str = ""
+) -> tuple[Membership, str]:
+    """Create a new user and make them a member of the team (team admins and operators).
+
+    Returns the membership and the new user's generated one-time password, to be shown
+    once to the inviting admin, who hands it over; the new member changes it at
+    /account/password/. Writes two audit rows: ``user.create`` and ``member.add``.
+
+    A team admin can only bring in *new* people. A username that is already taken —
+    matched case-insensitively, so ``Alice`` cannot shadow ``alice`` — is refused with
+    the one neutral message ``USERNAME_REFUSED``, whether the account belongs to another
+    team, to no team, is deactivated or is an operator. So an admin learns no more
+    about other accounts than a signup form's "name taken" would tell anyone, and
+    nobody is added to a team without their say: someone who already has an account
+    is added by an operator (Django admin → Memberships, which calls ``member_add``).
+    Only "already a member of this team" is said plainly: the admin sees that list.
+    """
+    team = _team_for_actor(user, team_id)
+    _check_role(role)
+    username = username.strip()
+    User = get_user_model()
+    if Membership.objects.filter(team=team, user__username__iexact=username).exists():
+        raise ValidationError({"username": f"{username} is already a member of this team."})
+    new_user = User(username=username, email=email.strip(), is_active=True)
+    # Field rules first (length, characters): they say nothing about other accounts.
+    new_user.full_clean(exclude=["password"], validate_unique=False)
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": USERNAME_REFUSED})
+    password = secrets.token_urlsafe(12)
+    new_user.set_password(password)
+    try:
+        with transaction.atomic():
+            new_user.save()
+            membership = Membership.objects.create(user=new_user, team=team, role=role)
+            audit_record(actor=user, team=team, verb="user.create", obj=new_user,
+                         after={"user": username, "via": "invite"})
+            audit_record(actor=user, team=team, verb="member.add", obj=membership,
+                         after={"user": username, "role": role, "new_user": True})
+    except IntegrityError as exc:
+        # Someone took the name between the check and the insert.
+        raise ValidationError({"username": USERNAME_REFUSED}) from exc
+    return membership, password
+
+
 def member_add(*, user: Any, team_id: int, username: str, role: str) -> Membership:
-    """Add an existing user to the team with a role (admins only)."""
-    team: Team = team_for_user(user, team_id, need=Need.ADMIN)
-    if role not in Role.values:
-        raise ValidationError({"role": f"Unknown role {role!r}."})
+    """Add an existing user to a team with a role: operators only (the Django admin).
+
+    Team admins invite new people with ``member_invite`` instead; they cannot pull an
+    existing account into their team, nor learn whether one exists.
+    """
+    if not is_operator(user):
+        raise PermissionDenied("Only an operator adds existing users to a team.")
+    team = _team_for_actor(user, team_id)
+    _check_role(role)
     User = get_user_model()
     try:
         new_user = User.objects.get(username=username, is_active=True)
@@ -44,10 +130,9 @@ def member_add(*, user: Any, team_id: int, username: str, role: str) -> Membersh
 
 
 def member_set_role(*, user: Any, membership_id: int, role: str) -> Membership:
-    """Change a member's role; a team always keeps at least one admin."""
-    if role not in Role.values:
-        raise ValidationError({"role": f"Unknown role {role!r}."})
-    membership = membership_for_user(user, membership_id, need=Need.ADMIN)
+    """Change a member's role (team admins and operators); a team always keeps an admin."""
+    _check_role(role)
+    membership = _membership_for_actor(user, membership_id)
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         before = membership.role
@@ -66,8 +151,9 @@ def member_set_role(*, user: Any, membership_id: int, role: str) -> Membership:
 
 
 def member_remove(*, user: Any, membership_id: int) -> None:
-    """Remove a member; their sessions lose access at once (membership is checked per request)."""
-    membership = membership_for_user(user, membership_id, need=Need.ADMIN)
+    """Remove a member (team admins and operators); their sessions lose access at once
+    (membership is checked per request). A team always keeps an admin."""
+    membership = _membership_for_actor(user, membership_id)
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.role == Role.ADMIN and _other_admins(membership) == 0:

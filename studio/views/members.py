@@ -5,13 +5,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from studio.forms import MemberAddForm, MemberRoleForm
 from studio.models import Role
 from studio.permissions import Need, membership_for_user, team_for_user
 from studio.selectors.projects import team_members
-from studio.services.members import member_add, member_remove, member_set_role
+from studio.services.members import member_invite, member_remove, member_set_role
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -19,22 +20,29 @@ def _error_text(exc: ValidationError) -> str:
 
 
 @login_required
+@never_cache  # the page can carry a new member's one-time password
 def team_members_page(request: HttpRequest, team_id: int) -> HttpResponse:
+    """The team's members; the form invites a new person (see ``member_invite``)."""
     team = team_for_user(request.user, team_id, need=Need.ADMIN)
     form = MemberAddForm(request.POST or None)
+    invited: dict[str, str] | None = None
     if request.method == "POST" and form.is_valid():
         try:
-            member_add(user=request.user, team_id=team.pk, **form.cleaned_data)
+            membership, password = member_invite(user=request.user, team_id=team.pk,
+                                                 **form.cleaned_data)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, f"{form.cleaned_data['username']} added.")
-            return redirect("team_members", team_id=team.pk)
+            # Shown on this response only: never put in a message, a cookie or the URL.
+            invited = {"username": membership.user.get_username(), "password": password,
+                       "role": membership.get_role_display()}
+            form = MemberAddForm()
     return render(
         request,
         "studio/team_members.html",
-        {"team": team, "members": team_members(team=team), "form": form, "roles": Role.choices},
+        {"team": team, "members": team_members(team=team), "form": form, "roles": Role.choices,
+         "invited": invited},
     )
 
 

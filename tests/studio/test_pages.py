@@ -157,14 +157,18 @@ def test_it_changes_roles_and_audits_them(client: Client, world: World) -> None:
     assert (event.before["role"], event.after["role"]) == ("marketer", "editor")
 
 
-def test_it_adds_members_by_username(client: Client, world: World) -> None:
+def test_it_invites_new_members_and_never_pulls_in_existing_users(
+    client: Client, world: World
+) -> None:
     client.force_login(world.admin)
     url = reverse("team_members", kwargs={"team_id": world.team.pk})
-    response = client.post(url, {"username": "nobody", "role": "editor"})
-    assert "No active user is called" in response.content.decode()
     response = client.post(url, {"username": "outsider", "role": "editor"})
-    assert response.status_code == 302
-    assert Membership.objects.filter(user=world.outsider, team=world.team).exists()
+    assert "That username can&#x27;t be added" in response.content.decode()
+    assert not Membership.objects.filter(user=world.outsider, team=world.team).exists()
+    response = client.post(url, {"username": "nobody", "role": "editor"})
+    assert response.status_code == 200
+    assert 'id="invited-password"' in response.content.decode()
+    assert Membership.objects.get(user__username="nobody", team=world.team).role == Role.EDITOR
 
 
 def test_it_sends_a_strict_content_security_policy(client: Client, world: World) -> None:

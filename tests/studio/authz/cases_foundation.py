@@ -16,6 +16,24 @@ CASES: list[Case] = [
     ),
     Case("team_members", lambda w: {"team_id": w.team.pk}, ("admin",)),
     Case(
+        "team_members",
+        lambda w: {"team_id": w.team.pk},
+        ("admin",),
+        method="post",
+        data=lambda w: {"username": "invited-person", "role": "editor"},
+    ),
+    # One's own account: every signed-in user, no team involved.
+    Case("password_change", no_kwargs, ALL, tenant_scoped=False),
+    Case(
+        "password_change",
+        no_kwargs,
+        ALL,
+        method="post",
+        data=lambda w: {"old_password": "wrong", "new_password1": "x", "new_password2": "y"},
+        tenant_scoped=False,
+    ),
+    Case("password_change_done", no_kwargs, ALL, tenant_scoped=False),
+    Case(
         "member_role",
         lambda w: {"membership_id": w.memberships["marketer"].pk},
         ("admin",),
