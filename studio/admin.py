@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from studio.models import (
     AuditEvent,
@@ -16,12 +20,23 @@ from studio.models import (
     TrainingExample,
     TrainingJob,
 )
+from studio.services.members import is_operator, member_add, member_remove, member_set_role
 
 
 class MembershipInline(admin.TabularInline):
+    """Read-only: role changes go through the Memberships admin, which calls the services."""
+
     model = Membership
     extra = 0
-    raw_id_fields = ["user"]
+    fields = readonly_fields = ("user", "role", "created_at")
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(Team)
@@ -34,10 +49,63 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Memberships change only through studio.services.members, as in the studio.
+
+    So an operator's change here is audited like a team admin's, and the rule that a
+    team keeps at least one admin holds: a refused change shows the service's message.
+    Adding one is how an operator puts an existing user in a team (``member_add``);
+    only the role of an existing membership can change (else remove and add).
+    """
+
     list_display = ["user", "team", "role", "created_at"]
     list_filter = ["role", "team"]
     search_fields = ["user__username", "team__name"]
     raw_id_fields = ["user"]
+    actions = None  # no bulk delete: each removal goes through member_remove
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return ["user", "team", "created_at"] if obj is not None else ["created_at"]
+
+    def _operator_only(self, request):  # type: ignore[no-untyped-def]
+        return is_operator(request.user)
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return self._operator_only(request)
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return self._operator_only(request)
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return self._operator_only(request)
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if change:
+            member_set_role(user=request.user, membership_id=obj.pk, role=obj.role)
+        else:
+            created = member_add(user=request.user, team_id=obj.team_id,
+                                 username=obj.user.get_username(), role=obj.role)
+            obj.pk, obj.created_at = created.pk, created.created_at
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        member_remove(user=request.user, membership_id=obj.pk)
+
+    def _refusal(self, request, exc, url):  # type: ignore[no-untyped-def]
+        # The admin wraps the change in a transaction: by now it is rolled back.
+        self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+        return HttpResponseRedirect(url)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            return self._refusal(request, exc, request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):  # type: ignore[no-untyped-def]
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as exc:
+            url = reverse("admin:studio_membership_change", args=[object_id])
+            return self._refusal(request, exc, url)
 
 
 @admin.register(Project)
@@ -45,7 +113,9 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "live_model", "auto_retrain_threshold", "updated_at"]
     list_filter = ["team"]
     search_fields = ["name"]
-    raw_id_fields = ["live_model"]
+    # Promotion and rollback happen in the studio (model_promote): gated and audited.
+    readonly_fields = ["live_model"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Brief)
@@ -122,3 +192,6 @@ class TrainingJobAdmin(admin.ModelAdmin):
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ["project", "number", "status", "base_model", "created_at", "promoted_at"]
     list_filter = ["status"]
+    # Status is changed by training and by promotion in the studio (gated, audited); the
+    # adapter's path and checksum are what the worker verifies before loading it.
+    readonly_fields = ["status", "adapter_path", "adapter_sha256", "promoted_at"]
