@@ -29,6 +29,9 @@ def _examples(project: Project, n: int, kind: str = "sft", start: int = 0) -> li
 
 
 def _adapter_version(w: World, tmp_path: Path, number: int, status: str) -> ModelVersion:
+    # Far above the factory's sequence (world.version's number grows with every test in
+    # the session), so numbers never collide whatever runs before.
+    number += 1_000_000
     folder = tmp_path / f"v{number}"
     folder.mkdir()
     (folder / "adapter_config.json").write_text(json.dumps({"r": 4}))
@@ -140,7 +143,7 @@ def test_it_promotes_and_rolls_back(api: Api, world: World, tmp_path: Path) -> N
     assert back.status_code == 200 and back.json()["status"] == "live"
     assert Project.objects.get(pk=world.project.pk).live_model_id == v1.pk
     listed = api.get(_url("project-model-versions", project_id=world.project.pk)).json()
-    assert {v["number"]: v["status"] for v in listed["results"]}[102] == "archived"
+    assert {v["number"]: v["status"] for v in listed["results"]}[v2.number] == "archived"
 
 
 @pytest.mark.parametrize("who", ["editor", "outsider"])
@@ -159,3 +162,4 @@ def test_a_tampered_adapter_is_refused(api: Api, world: World, tmp_path: Path) -
     assert response.status_code == 409
     assert "sha256" in response.json()["detail"]
     assert Project.objects.get(pk=world.project.pk).live_model_id is None
+

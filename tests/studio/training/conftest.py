@@ -20,6 +20,15 @@ def _data_dirs(settings: Any, tmp_path: Path) -> None:
     settings.ADAPTER_DIR = tmp_path / "adapters"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle(settings: Any) -> None:
+    """Empty generation windows: tests here submit briefs, and team ids come back in a
+    fresh test database while an earlier run's windows may still be open in Redis."""
+    from tests.studio.api.conftest import clear_generation_counters
+
+    clear_generation_counters(settings.API_THROTTLE_REDIS_URL)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from generation.testing import build_tiny_model

@@ -37,7 +37,7 @@ def _legacy_version(world: World, tmp_path: Path, number: int, **kw: Any) -> Mod
     folder.mkdir()
     (folder / "adapter_config.json").write_text(json.dumps({"r": 4}))
     (folder / ADAPTER_WEIGHTS).write_bytes(f"weights {number}".encode())
-    return ModelVersionFactory(project=world.project, number=number + 1000,
+    return ModelVersionFactory(project=world.project, number=number + 1_000_000,
                                status=kw.pop("status", "ready"), adapter_path=str(folder),
                                adapter_sha256=_legacy_sha(folder), **kw)
 

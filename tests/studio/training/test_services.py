@@ -36,9 +36,13 @@ def _fake_adapter(folder: Path, seed: str = "a") -> str:
     return adapter_sha256(folder)
 
 
+# Far above the factory's sequence (world.version's number grows with every test of the
+# session: thousands in a full run), so numbers never collide with world.version.
+VERSION_OFFSET = 1_000_000
+
+
 def _version(world: World, tmp_path: Path, number: int, status: str, **kw: Any) -> ModelVersion:
-    # Far above the factory's sequence, so numbers never collide with world.version.
-    number += 1000
+    number += VERSION_OFFSET
     path = tmp_path / f"v{number}"
     sha = _fake_adapter(path, str(number))
     return ModelVersionFactory(project=kw.pop("project", world.project), number=number,
@@ -218,7 +222,7 @@ def test_it_promotes_atomically_archives_the_old_live_version_and_audits(
     assert world.project.live_model_id == new.pk and new.status == "live"
     assert old.status == "archived" and new.promoted_at is not None
     event = AuditEvent.objects.get(verb="model.promote")
-    assert event.actor == world.admin and event.before == {"live": 1011}
+    assert event.actor == world.admin and event.before == {"live": old.number}
 
     svc.model_rollback(user=world.admin, version_id=old.pk)
     world.project.refresh_from_db()
@@ -307,7 +311,7 @@ def test_it_registers_a_version_and_promotes_only_a_winner_with_auto_promote(
         metrics={"candidate": {"eval_loss": 1.0}}, candidate_wins=wins,
     )
     assert version is not None
-    assert version.number == 1061 and version.parent == previous and version.snapshot == job.snapshot
+    assert version.number == previous.number + 1 and version.parent == previous and version.snapshot == job.snapshot
     version.refresh_from_db()
     assert version.status == status
     job.refresh_from_db()
