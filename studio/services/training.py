@@ -2,15 +2,22 @@
 
 * Examples: admins exclude or include a project's training examples; excluded ones
   never reach a snapshot.
-* Jobs: :func:`training_job_start` freezes the project's examples into a content-hashed
-  snapshot (``generation.training.build_snapshot``), refuses too little data or a second
-  active job, and enqueues ``run_training_job`` on commit. The task claims the job with a
+* Snapshots: :func:`snapshot_freeze` freezes the project's examples into a content-hashed
+  snapshot (``generation.training.build_snapshot``) and keeps the ids of the examples it
+  was built from, so :func:`snapshot_rebuild` can build it again, to the same hash,
+  whatever was approved or excluded since (TrainingExample rows are never edited except
+  for ``excluded``, which a rebuild ignores: the snapshot froze the examples it took).
+* Jobs: :func:`training_job_start` freezes a snapshot, records the base model the job
+  trains on, refuses too little data or a second active job, and enqueues
+  ``run_training_job`` on commit. The task claims the job with a
   conditional UPDATE (``queued``, or ``running`` with a stale heartbeat), so a duplicate
   delivery does nothing and a job whose worker died is picked up again and resumes from
-  its output folder's last complete checkpoint.
-* Versions: a finished job registers a ModelVersion; :func:`model_promote` and
-  :func:`model_rollback` switch the live version atomically (project row locked), after
-  checking the adapter files are there and still have their recorded sha256.
+  its output folder's last complete checkpoint; a snapshot folder that went missing is
+  rebuilt from its examples (:func:`training_job_snapshot`), an edited one refused.
+* Versions: a finished job registers a ModelVersion with the job's base model and its
+  revision; :func:`model_promote` and :func:`model_rollback` switch the live version
+  atomically (project row locked), after checking the adapter files are there and still
+  have their recorded sha256.
 * Checksums: :func:`adapter_checksums_upgrade` re-records versions whose sha256 is a
   legacy checksum of the weights alone (see ``generation.adapters``), only while the
   weights still match it (``manage.py adapter_checksums_upgrade``).
@@ -23,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -36,7 +44,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from generation.adapters import adapter_sha256_upgrade, check_adapter_dir, verify_adapter_sha256
-from generation.errors import AdapterChecksumError, AdapterError
+from generation.errors import AdapterChecksumError, AdapterError, GenerationError
+from generation.models import model_revision
 from generation.training import (
     MIN_PREFERENCE_EXAMPLES,
     InvalidExample,
@@ -44,10 +53,14 @@ from generation.training import (
     PreferenceExample,
     SFTExample,
     Snapshot,
+    SnapshotIntegrityError,
     TrainConfig,
     build_snapshot,
+    load_snapshot,
 )
 from generation.training.data import prompt_key
+from generation.training.snapshot import FILES as SNAPSHOT_FILES
+from generation.training.snapshot import MANIFEST as SNAPSHOT_MANIFEST
 from studio.models import (
     DatasetSnapshot,
     ModelVersion,
@@ -120,16 +133,31 @@ def examples_as_dataset(
 
     A malformed row is skipped and logged.
     """
+    sft, pref, _ = _dataset_from_rows(
+        examples.order_by("pk").values_list(*_ROW_FIELDS).iterator()
+    )
+    return sft, pref
+
+
+# What a dataset is built from: one tuple per TrainingExample row.
+_ROW_FIELDS = ("pk", "project_id", "kind", "prompt", "completion", "rejected_completion")
+
+
+def _dataset_from_rows(
+    rows: Iterable[tuple[Any, ...]],
+) -> tuple[list[SFTExample], list[PreferenceExample], list[int]]:
+    """:func:`examples_as_dataset` over rows (``_ROW_FIELDS``, ascending pk), plus the
+    ids of every row read: a snapshot's example ids, skipped rows included, so a rebuild
+    reads exactly the same rows."""
     sft: list[SFTExample] = []
     pref: list[PreferenceExample] = []
     # Approved texts by (project, prompt): a pair never spans projects, whatever the
     # caller's query holds.
     approved: dict[tuple[int, str], list[str]] = {}
     negatives: list[tuple[int, int, Any, str]] = []
-    rows = examples.order_by("pk").values_list(
-        "pk", "project_id", "kind", "prompt", "completion", "rejected_completion"
-    )
-    for pk, project_id, kind, prompt, completion, rejected in rows.iterator():
+    ids: list[int] = []
+    for pk, project_id, kind, prompt, completion, rejected in rows:
+        ids.append(pk)
         try:
             if kind == TrainingExample.Kind.SFT:
                 example = SFTExample(prompt or [], completion)
@@ -155,7 +183,7 @@ def examples_as_dataset(
                     pref.append(pair)
         except (InvalidExample, AttributeError, TypeError) as exc:
             logger.warning("training example %s skipped: %s", pk, exc)
-    return sft, pref
+    return sft, pref, ids
 
 
 def snapshot_path(project_id: int, content_hash: str) -> Path:
@@ -165,25 +193,121 @@ def snapshot_path(project_id: int, content_hash: str) -> Path:
 def snapshot_freeze(*, project: Project) -> tuple[Snapshot, DatasetSnapshot]:
     """Freeze the project's examples into a snapshot folder and its row (idempotent:
     the same examples give the same hash, folder and row)."""
-    snapshot = snapshot_build(project=project)
-    return snapshot, snapshot_store(project=project, snapshot=snapshot)
+    snapshot, example_ids = _snapshot_of(training_examples(project))
+    return snapshot, snapshot_store(project=project, snapshot=snapshot,
+                                    example_ids=example_ids)
 
 
 def snapshot_build(*, project: Project) -> Snapshot:
     """The project's examples as a snapshot in memory (nothing written yet)."""
-    sft, pref = dataset_examples(project)
-    return build_snapshot(sft, pref, eval_fraction=EVAL_FRACTION, seed=0)
+    return _snapshot_of(training_examples(project))[0]
 
 
-def snapshot_store(*, project: Project, snapshot: Snapshot) -> DatasetSnapshot:
-    """Write the snapshot's files (atomically) and its row; idempotent per content hash."""
+def _snapshot_of(examples: QuerySet[TrainingExample]) -> tuple[Snapshot, list[int]]:
+    rows = examples.order_by("pk").values_list(*_ROW_FIELDS).iterator()
+    return _snapshot_from_rows(rows)
+
+
+def _snapshot_from_rows(rows: Iterable[tuple[Any, ...]]) -> tuple[Snapshot, list[int]]:
+    sft, pref, ids = _dataset_from_rows(rows)
+    return build_snapshot(sft, pref, eval_fraction=EVAL_FRACTION, seed=0), ids
+
+
+def snapshot_store(
+    *, project: Project, snapshot: Snapshot, example_ids: list[int]
+) -> DatasetSnapshot:
+    """Write the snapshot's files (atomically) and its row with the ids of the examples
+    it was built from; idempotent per content hash (the first row's ids are kept: any
+    set of rows with that hash rebuilds the same content)."""
     path = snapshot.write(snapshot_path(project.pk, snapshot.content_hash))
-    row, _ = DatasetSnapshot.objects.get_or_create(
+    row, created = DatasetSnapshot.objects.get_or_create(
         project=project,
         content_hash=snapshot.content_hash,
-        defaults={"counts": snapshot.counts, "path": str(path)},
+        defaults={"counts": snapshot.counts, "path": str(path), "example_ids": example_ids},
     )
+    if not created and row.example_ids is None:
+        # A snapshot made before ids were kept becomes rebuildable.
+        DatasetSnapshot.objects.filter(pk=row.pk, example_ids__isnull=True).update(
+            example_ids=example_ids
+        )
+        row.example_ids = example_ids
     return row
+
+
+# Ids per query when a snapshot is rebuilt: well under SQLite's bound-parameter limit.
+REBUILD_CHUNK = 5000
+
+
+def _rows_by_ids(project_id: int, ids: list[int]) -> Iterator[tuple[Any, ...]]:
+    """The project's example rows with these ids (ascending), ascending pk."""
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        chunk = ids[start:start + REBUILD_CHUNK]
+        yield from (TrainingExample.objects.filter(project_id=project_id, pk__in=chunk)
+                    .order_by("pk").values_list(*_ROW_FIELDS).iterator())
+
+
+def snapshot_rebuild(snapshot: DatasetSnapshot) -> Snapshot:
+    """Build ``snapshot`` again in memory from exactly the examples it was made of.
+
+    Examples excluded or added since change nothing (``excluded`` is not read: the
+    snapshot froze the examples it took). Raises SnapshotIntegrityError, saying what
+    to do, when the snapshot kept no example ids (made before they were kept), when an
+    example was deleted, or when the rebuilt content does not give the recorded hash.
+    """
+    name = snapshot.content_hash[:12]
+    if snapshot.example_ids is None:
+        raise SnapshotIntegrityError(
+            f"Snapshot {name} cannot be rebuilt: it was made before snapshots kept their "
+            "example ids. Start a new training job (it freezes a new snapshot)."
+        )
+    wanted = sorted({int(i) for i in snapshot.example_ids})
+    rows = list(_rows_by_ids(snapshot.project_id, wanted))
+    found = {row[0] for row in rows}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:10]) + (", …" if len(missing) > 10 else "")
+        raise SnapshotIntegrityError(
+            f"Snapshot {name} cannot be rebuilt: {len(missing)} of its {len(wanted)} "
+            f"training examples were deleted (ids {shown}). Start a new training job on "
+            "the project's current examples."
+        )
+    rebuilt, _ = _snapshot_from_rows(rows)
+    if rebuilt.content_hash != snapshot.content_hash:
+        raise SnapshotIntegrityError(
+            f"Snapshot {name} cannot be rebuilt: its {len(wanted)} examples now give "
+            f"content hash {rebuilt.content_hash[:12]} (an example's text was changed "
+            "outside the studio). Start a new training job on the current examples."
+        )
+    return rebuilt
+
+
+def snapshot_files(snapshot: DatasetSnapshot) -> tuple[Snapshot, bool]:
+    """The snapshot as the trainer reads it, and whether it had to be rebuilt.
+
+    Read from its folder, verified against its manifest and content hash. When the
+    folder or one of its files is gone (a cleanup, a lost disk, a worker on another
+    machine) it is rebuilt with :func:`snapshot_rebuild` and written again, a partial
+    folder kept aside. A file that is there but does not match the manifest (edited or
+    truncated) is not papered over: SnapshotIntegrityError, as when it cannot be rebuilt.
+    """
+    path = (Path(snapshot.path) if snapshot.path
+            else snapshot_path(snapshot.project_id, snapshot.content_hash))
+    names = [SNAPSHOT_MANIFEST, *SNAPSHOT_FILES.values()]
+    if all((path / name).is_file() for name in names):
+        loaded = load_snapshot(path)
+        if loaded.content_hash != snapshot.content_hash:
+            raise SnapshotIntegrityError(
+                f"{path} holds snapshot {loaded.content_hash[:12]}, not "
+                f"{snapshot.content_hash[:12]}."
+            )
+        return loaded, False
+    logger.warning("snapshot %s missing at %s; rebuilding it from its examples",
+                   snapshot.content_hash[:12], path)
+    rebuilt = snapshot_rebuild(snapshot)
+    if path.exists():
+        path.rename(path.with_name(f"{path.name}.partial-{uuid.uuid4().hex[:8]}"))
+    rebuilt.write(path)
+    return rebuilt, True
 
 
 # --- Jobs --------------------------------------------------------------------------
@@ -232,18 +356,20 @@ def _job_create(
     if active is not None:
         raise ValidationError(_busy_message(active.pk))
     # Refuse too little data before anything is written.
-    snapshot = snapshot_build(project=project)
+    snapshot, example_ids = _snapshot_of(training_examples(project))
     config = _config_for(snapshot, method, overrides)
     _check_enough(snapshot, config)
-    snapshot_row = snapshot_store(project=project, snapshot=snapshot)
+    snapshot_row = snapshot_store(project=project, snapshot=snapshot,
+                                  example_ids=example_ids)
+    base_model = project.base_model or settings.DEFAULT_BASE_MODEL
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         try:
             with transaction.atomic():
                 job = TrainingJob.objects.create(
                     project=project, requested_by=user, method=method,
-                    hyperparameters=config.to_dict(), snapshot=snapshot_row,
-                    total_steps=0,
+                    base_model=base_model, hyperparameters=config.to_dict(),
+                    snapshot=snapshot_row, total_steps=0,
                 )
         except IntegrityError as exc:
             # The one-active-job constraint: another start won the race.
@@ -253,7 +379,8 @@ def _job_create(
         job.save(update_fields=["checkpoint_path"])
         audit_record(actor=user, team=project.team, verb="training.start", obj=job,
                      after={"method": method, "snapshot": snapshot.content_hash,
-                            "counts": snapshot.counts, "auto": auto})
+                            "counts": snapshot.counts, "base_model": base_model,
+                            "auto": auto})
         transaction.on_commit(lambda: training_job_send(job.pk))
     return job
 
@@ -383,14 +510,21 @@ def training_job_should_stop(*, claim: Claim) -> bool:
             or row["status"] != TrainingJob.Status.RUNNING)
 
 
+def _job_base_model(job: TrainingJob) -> str:
+    # Jobs started before the base was recorded on the job (and still queued then were
+    # pinned by migration 0005) fall back to the project's.
+    return job.base_model or job.project.base_model or settings.DEFAULT_BASE_MODEL
+
+
 def training_job_inputs(*, job_id: int) -> dict[str, Any]:
-    """Everything the task needs, as plain data."""
+    """Everything the task needs, as plain data. The base model is the one recorded
+    when the job started, whatever the project's base model is now."""
     job = TrainingJob.objects.select_related("project__live_model", "snapshot").get(pk=job_id)
     project = job.project
     live = project.live_model
     return {
         "job_id": job.pk,
-        "base_model": project.base_model or settings.DEFAULT_BASE_MODEL,
+        "base_model": _job_base_model(job),
         "snapshot_path": job.snapshot.path if job.snapshot else "",
         "output_dir": job.checkpoint_path,
         "hyperparameters": dict(job.hyperparameters),
@@ -401,6 +535,23 @@ def training_job_inputs(*, job_id: int) -> dict[str, Any]:
         "loss_curve": list(job.loss_curve or []),
         "log_tail": job.log_tail,
     }
+
+
+def training_job_snapshot(*, job_id: int) -> tuple[Snapshot, bool]:
+    """The job's snapshot for training (see :func:`snapshot_files`): a resumed or retried
+    job whose snapshot folder went missing trains on the same examples, rebuilt."""
+    job = TrainingJob.objects.select_related("snapshot").get(pk=job_id)
+    if job.snapshot is None:
+        raise SnapshotIntegrityError(f"Training job #{job.pk} has no dataset snapshot.")
+    return snapshot_files(job.snapshot)
+
+
+def _revision_of(base_model: str) -> str:
+    try:
+        return model_revision(base_model)
+    except GenerationError as exc:
+        logger.warning("revision of base model %s unknown: %s", base_model, exc)
+        return ""
 
 
 def training_job_fail(*, claim: Claim, error: str) -> bool:
@@ -423,24 +574,32 @@ def training_job_stopped(*, claim: Claim) -> bool:
 
 def training_job_finish(
     *, claim: Claim, adapter_path: str, adapter_sha: str, metrics: dict[str, Any],
-    candidate_wins: bool,
+    candidate_wins: bool, base_revision: str | None = None,
 ) -> ModelVersion | None:
     """Register the job's adapter as the project's next ModelVersion (ready), mark the
     job succeeded and, with auto-promote on and a winning candidate, make it live.
-    None (nothing written) when the claim was lost."""
+    None (nothing written) when the claim was lost.
+
+    The version records the base model the job started with and ``base_revision`` (the
+    worker passes the revision of the base it trained on; None: worked out now with
+    ``generation.models.model_revision``)."""
     with transaction.atomic():
         job = TrainingJob.objects.select_related("project").get(pk=claim.job_id)
+        # The live version is read after the lock (not joined into the locking query),
+        # so a switch that committed while this waited is seen.
         project = Project.objects.select_for_update(of=("self",)).select_related(
-            "team", "live_model"
+            "team"
         ).get(pk=job.project_id)
         job = TrainingJob.objects.select_for_update().get(pk=claim.job_id)
         if job.status != TrainingJob.Status.RUNNING or job.claim_token != claim.token:
             return None
         number = (ModelVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"]
                   or 0) + 1
+        base_model = _job_base_model(job)
         version = ModelVersion.objects.create(
-            project=project, number=number,
-            base_model=project.base_model or settings.DEFAULT_BASE_MODEL,
+            project=project, number=number, base_model=base_model,
+            base_revision=(_revision_of(base_model) if base_revision is None
+                           else base_revision),
             adapter_path=adapter_path, adapter_sha256=adapter_sha,
             parent=project.live_model, snapshot=job.snapshot, training_job=job,
             metrics={**metrics, "candidate_wins": candidate_wins},
@@ -603,6 +762,7 @@ def model_rollback(*, user: Any, version_id: object) -> ModelVersion:
         verb="model.rollback",
         refusal="v{n} is {status}; roll back goes to an archived (earlier live) version.",
     )
+
 
 
 # --- Checksums ---------------------------------------------------------------------

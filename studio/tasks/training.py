@@ -126,20 +126,19 @@ def _incumbent_adapter(inputs: dict[str, Any], recorder: ProgressRecorder) -> tu
 
 
 def _train(claim: svc.Claim) -> str:
-    from generation.models import resolve_model_dir
-    from generation.training import (
-        TrainConfig,
-        compare,
-        evaluate_adapter,
-        load_snapshot,
-        train_adapter,
-    )
+    from generation.models import model_revision, resolve_model_dir
+    from generation.training import TrainConfig, compare, evaluate_adapter, train_adapter
 
     inputs = svc.training_job_inputs(job_id=claim.job_id)
     recorder = ProgressRecorder(claim, inputs["loss_curve"], inputs["log_tail"])
     recorder.note(f"attempt {claim.attempts}: preparing the base model and snapshot")
     base_dir = resolve_model_dir(inputs["base_model"], settings.MODEL_CACHE_DIR)
-    snapshot = load_snapshot(inputs["snapshot_path"])
+    # What the adapter is trained on, as this worker has it (the wheel installed here).
+    base_revision = model_revision(inputs["base_model"])
+    snapshot, rebuilt = svc.training_job_snapshot(job_id=claim.job_id)
+    if rebuilt:
+        recorder.note(f"snapshot {snapshot.content_hash[:12]} was missing: "
+                      "rebuilt from its examples (same content hash)")
     config = TrainConfig.from_dict(inputs["hyperparameters"])
     result = train_adapter(base_dir, snapshot, inputs["output_dir"], config,
                            progress=recorder, should_cancel=CancelCheck(claim))
@@ -157,6 +156,7 @@ def _train(claim: svc.Claim) -> str:
     version = svc.training_job_finish(
         claim=claim, adapter_path=str(result.adapter_dir), adapter_sha=str(result.adapter_sha256),
         metrics=_metrics(candidate, incumbent, incumbent_name, result), candidate_wins=wins,
+        base_revision=base_revision,
     )
     return "claim lost" if version is None else f"registered v{version.number}"
 
