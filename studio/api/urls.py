@@ -42,6 +42,8 @@ api_patterns: list[URLPattern | URLResolver] = [
          name="training-job-cancel"),
     path("projects/<int:project_id>/model-versions/", views.ProjectModelVersionsView.as_view(),
          name="project-model-versions"),
+    path("projects/<int:project_id>/model-versions/use-base/",
+         views.ModelUseBaseView.as_view(), name="model-version-use-base"),
     path("model-versions/<int:version_id>/promote/", views.ModelPromoteView.as_view(),
          name="model-version-promote"),
     path("model-versions/<int:version_id>/rollback/", views.ModelRollbackView.as_view(),

@@ -613,3 +613,19 @@ class ModelRollbackView(_VersionSwitchView):
     def post(self, request: Request, version_id: int) -> Response:
         """Make an archived (earlier live) version live again."""
         return super().post(request, version_id)
+
+
+class ModelUseBaseView(StudioAPIView):
+    @extend_schema(request=None,
+                   responses={200: s.ProjectSerializer, **error_responses(404, 409)})
+    def post(self, request: Request, project_id: int) -> Response:
+        """Take the live version off: the project serves its plain base model again
+        (``live_model`` becomes null) and new generation jobs use no adapter. The version
+        is archived, so it can be rolled back to. 409 when the project already uses the
+        base model."""
+        project_for_user(request.user, project_id, need=Need.ADMIN)
+        try:
+            project = training_svc.model_use_base(user=request.user, project_id=project_id)
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
+        return Response(s.ProjectSerializer(project).data)

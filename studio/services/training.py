@@ -17,7 +17,8 @@
 * Versions: a finished job registers a ModelVersion with the job's base model and its
   revision; :func:`model_promote` and :func:`model_rollback` switch the live version
   atomically (project row locked), after checking the adapter files are there and still
-  have their recorded sha256.
+  have their recorded sha256; :func:`model_use_base` takes the live version off, so the
+  project serves its plain base model again.
 * Checksums: :func:`adapter_checksums_upgrade` re-records versions whose sha256 is a
   legacy checksum of the weights alone (see ``generation.adapters``), only while the
   weights still match it (``manage.py adapter_checksums_upgrade``).
@@ -735,8 +736,10 @@ def _switch(*, user: Any, version_id: object, allowed: tuple[str, ...], verb: st
             refusal: str) -> ModelVersion:
     version = version_for_user(user, version_id, need=Need.ADMIN)
     with transaction.atomic():
+        # live_model is read after the lock, never joined into the locking query: a
+        # switch that committed while this one waited must be seen.
         project = Project.objects.select_for_update(of=("self",)).select_related(
-            "team", "live_model"
+            "team"
         ).get(pk=version.project_id)
         version = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if version.status not in allowed:
@@ -763,6 +766,31 @@ def model_rollback(*, user: Any, version_id: object) -> ModelVersion:
         refusal="v{n} is {status}; roll back goes to an archived (earlier live) version.",
     )
 
+
+def model_use_base(*, user: Any, project_id: object) -> Project:
+    """Take the live version off: the project serves its plain base model again and new
+    generation jobs use no adapter. The version is archived, so an admin can roll back
+    to it. One transaction (project row locked) and one audit row; refused when the
+    project already uses the base model."""
+    project = project_for_user(user, project_id, need=Need.ADMIN)
+    with transaction.atomic():
+        project = Project.objects.select_for_update(of=("self",)).select_related(
+            "team"
+        ).get(pk=project.pk)
+        live = project.live_model  # read after the lock: the latest committed switch
+        base = project.base_model or settings.DEFAULT_BASE_MODEL
+        if live is None:
+            raise ValidationError(
+                f"The project already uses its base model ({base}); nothing changed."
+            )
+        ModelVersion.objects.filter(project=project, status=ModelVersion.Status.LIVE).update(
+            status=ModelVersion.Status.ARCHIVED
+        )
+        project.live_model = None
+        project.save(update_fields=["live_model", "updated_at"])
+        audit_record(actor=user, team=project.team, verb="model.use_base", obj=project,
+                     before={"live": live.number}, after={"live": None, "base_model": base})
+    return project
 
 
 # --- Checksums ---------------------------------------------------------------------

@@ -3,6 +3,7 @@ studio.services.training (writes) and studio.selectors.training (reads)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from studio.models import TrainingExample, TrainingJob
 from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
@@ -164,3 +166,23 @@ def model_promote(request: HttpRequest, version_id: int) -> HttpResponse:
 @require_POST
 def model_rollback(request: HttpRequest, version_id: int) -> HttpResponse:
     return _switch(request, version_id, rollback=True)
+
+
+@login_required
+@require_POST
+def model_use_base(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Take the live version off (the button asks to confirm first); back to the models
+    page with what happened, a full page load for htmx too."""
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    try:
+        project = svc.model_use_base(user=request.user, project_id=project.pk)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "The project now uses its base model "
+                         f"({project.base_model or settings.DEFAULT_BASE_MODEL}); "
+                         "new drafts are written without a fine-tuned adapter.")
+    url = reverse("model_versions", kwargs={"project_id": project.pk})
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect(url)
+    return redirect(url)

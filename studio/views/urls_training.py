@@ -22,6 +22,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("training-jobs/<int:job_id>/cancel/", training.training_job_cancel,
          name="training_job_cancel"),
     path("projects/<int:project_id>/models/", training.model_versions, name="model_versions"),
+    path("projects/<int:project_id>/models/use-base/", training.model_use_base,
+         name="model_use_base"),
     path("models/<int:version_id>/promote/", training.model_promote, name="model_promote"),
     path("models/<int:version_id>/rollback/", training.model_rollback, name="model_rollback"),
 ]

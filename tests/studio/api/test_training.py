@@ -163,3 +163,29 @@ def test_a_tampered_adapter_is_refused(api: Api, world: World, tmp_path: Path) -
     assert "sha256" in response.json()["detail"]
     assert Project.objects.get(pk=world.project.pk).live_model_id is None
 
+
+def test_it_goes_back_to_the_base_model(api: Api, world: World, tmp_path: Path) -> None:
+    v1 = _adapter_version(world, tmp_path, 105, "ready")
+    url = _url("model-version-use-base", project_id=world.project.pk)
+    api.as_(world.admin)
+    refused = api.post(url)
+    assert refused.status_code == 409 and "already uses its base model" in refused.json()["detail"]
+    assert api.post(_url("model-version-promote", version_id=v1.pk)).status_code == 200
+    assert api.as_(world.editor).post(url).status_code == 403
+    assert api.as_(world.outsider).post(url).status_code == 404
+    assert Project.objects.get(pk=world.project.pk).live_model_id == v1.pk
+
+    response = api.as_(world.admin).post(url, {"live_model": v1.pk})  # extra fields ignored
+    assert response.status_code == 200
+    assert response.json()["id"] == world.project.pk and response.json()["live_model"] is None
+    assert ModelVersion.objects.get(pk=v1.pk).status == "archived"
+    assert AuditEvent.objects.filter(verb="model.use_base").count() == 1
+    back = api.post(_url("model-version-rollback", version_id=v1.pk))
+    assert back.status_code == 200 and back.json()["status"] == "live"
+
+
+def test_it_documents_the_base_model_route(api: Api, world: World) -> None:
+    schema = api.as_(world.admin).get("/api/schema/", format="json").json()
+    post = schema["paths"]["/api/projects/{project_id}/model-versions/use-base/"]["post"]
+    assert "base model" in post["description"]
+    assert {"200", "403", "404", "409"} <= set(post["responses"])
