@@ -199,10 +199,18 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 GENERATION_TASK_TIME_LIMIT = envint("GENERATION_TASK_TIME_LIMIT", 30 * 60)
 TRAINING_TASK_TIME_LIMIT = envint("TRAINING_TASK_TIME_LIMIT", 6 * 3600)
 GENERATION_MAX_ATTEMPTS = envint("GENERATION_MAX_ATTEMPTS", 3)
-# A queued job unsent this long, or a running job without a heartbeat this long, is
-# re-sent by the reconciler (a live worker beats every quarter of it).
+# A running job without a heartbeat this long is re-sent by the reconciler (a live worker
+# beats every quarter of it), and so is a queued job sent this long ago whose message is
+# no longer in Redis: a message lost with Redis (a restart without persistence, a flush)
+# is sent again at the first reconcile once Redis is back and the send is this old, so
+# within GENERATION_STUCK_AFTER + RECONCILE_EVERY (150 s) of its send at most.
 GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 120)
 RECONCILE_EVERY = envint("RECONCILE_EVERY", 30)
+# A queued job whose message still waits in Redis behind others is left alone: it is sent
+# again only after its age, at least this many seconds and at most an hour (in case the
+# message went missing while Redis kept its "waiting" key, e.g. a purged queue). A job
+# waiting T seconds is sent about 1 + log2(T / this) times, not every RECONCILE_EVERY.
+GENERATION_RESEND_AFTER = envint("GENERATION_RESEND_AFTER", 600)
 # A training job running without a heartbeat this long is re-sent (its worker died);
 # the new run resumes from the last complete checkpoint.
 TRAINING_STUCK_AFTER = envint("TRAINING_STUCK_AFTER", 300)

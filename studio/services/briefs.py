@@ -73,9 +73,13 @@ def job_send(job_id: int) -> bool:
 
     The reconciler re-sends jobs that stay queued, so a failure here loses nothing.
     """
+    from studio.services.generation import job_mark_waiting
     from studio.tasks.generation import generate_job
 
     try:
+        # Marked before the publish, so the mark is never missing while the message waits
+        # (the reconciler leaves a waiting job alone); a broker that is down fails here.
+        job_mark_waiting(job_id=job_id)
         generate_job.apply_async(args=[job_id], retry=False)
     except Exception:  # noqa: BLE001 - any broker error: the reconciler will retry
         logger.warning("Broker unreachable; job %s stays queued for the reconciler", job_id)

@@ -9,18 +9,33 @@ rows is here. Exactly-once rests on two database facts, not on the broker:
 * drafts are saved in one transaction that first checks the claim token is still the
   job's, and ``unique(job, variant)`` backs it: a worker that lost its claim saves
   nothing.
+
+So a duplicate message is harmless, but not free: the reconciler re-sends a job only
+when its message is gone. Each send first sets a key in the broker's Redis
+(``studio:generation:waiting:<job id>``) that the worker taking the message deletes, so
+a job still waiting behind others keeps its key and is left alone, while Redis losing its
+data (a restart without persistence, a flush) loses the key with the message and the job
+is re-sent at the next reconcile. The key expires after the job's age, at least
+GENERATION_RESEND_AFTER and at most an hour: the bound on re-sending a job whose message
+went missing while its key stayed (a purged queue, a worker killed between taking the
+message and claiming the job).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from studio.models import Brief, Draft, GenerationJob, Project
 from studio.services.claims import Claim, stale_before
@@ -31,14 +46,91 @@ logger = logging.getLogger(__name__)
 # Few-shot examples and reference texts taken from a project per job.
 FEW_SHOT_EXAMPLES = 3
 REFERENCE_TEXTS = 200
+# Longest a job's "message waiting" key lives (see the module docstring).
+RESEND_WINDOW_MAX = 3600
+WAITING_KEY = "studio:generation:waiting:{}"
+# Jobs re-sent by one reconciler run at most; the rest wait for the next run.
+RECONCILE_BATCH = 500
+
+_broker_clients: dict[str, redis.Redis] = {}
 
 
 def _stale_before() -> Any:
     return stale_before(settings.GENERATION_STUCK_AFTER)
 
 
+def _broker_redis() -> redis.Redis | None:
+    """The Redis the job messages wait in, or None when the broker is not Redis."""
+    from studio.celery import app
+
+    url = str(app.conf.broker_write_url or app.conf.broker_url or "").split(";")[0].strip()
+    if urlsplit(url).scheme not in ("redis", "rediss"):
+        return None
+    client = _broker_clients.get(url)
+    if client is None:
+        timeout = settings.CELERY_BROKER_CONNECTION_TIMEOUT
+        # One retry at most: a send in a web request must not hang on a broker that is down.
+        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                      retry=Retry(NoBackoff(), 1))
+        _broker_clients[url] = client
+    return client
+
+
+def _resend_window(created_at: datetime | None) -> int:
+    """Seconds a sent job may wait before it is sent again though its key is still there:
+    its age (so a job is re-sent fewer times the longer it waits), within bounds."""
+    age = int((timezone.now() - created_at).total_seconds()) if created_at else 0
+    least = settings.GENERATION_RESEND_AFTER
+    return min(max(age, least), max(least, RESEND_WINDOW_MAX))
+
+
+def job_mark_waiting(*, job_id: int) -> None:
+    """Record that a message for the job is about to wait in the broker.
+
+    ``job_send`` calls it just before publishing, so the key is never missing while the
+    message waits. Raises ``redis.RedisError`` when the broker's Redis is unreachable
+    (the publish would fail too).
+    """
+    client = _broker_redis()
+    if client is None:
+        return
+    created = GenerationJob.objects.filter(pk=job_id).values_list("created_at", flat=True)
+    client.set(WAITING_KEY.format(job_id), 1, ex=_resend_window(created.first()))
+
+
+def _message_taken(job_id: int) -> None:
+    # Before the claim, so a claim that fails (database down) leaves the job to be re-sent
+    # at once: its message is acked with the failed task.
+    try:
+        client = _broker_redis()
+        if client is not None:
+            client.delete(WAITING_KEY.format(job_id))
+    except redis.RedisError as exc:  # the key expires on its own
+        logger.info("job %s: could not clear its waiting key: %s", job_id, exc)
+
+
+def _waiting(job_ids: list[int]) -> set[int] | None:
+    """The jobs among ``job_ids`` whose message is waiting in the broker; None when that
+    cannot be known (the broker is not Redis, or Redis does not answer)."""
+    try:
+        client = _broker_redis()
+        if client is None:
+            return None
+        values = client.mget([WAITING_KEY.format(pk) for pk in job_ids]) if job_ids else []
+    except redis.RedisError as exc:
+        logger.info("reconciler cannot read waiting keys: %s", exc)
+        return None
+    return {pk for pk, value in zip(job_ids, values, strict=True) if value is not None}
+
+
 def job_claim(*, job_id: int, worker: str) -> Claim | None:
-    """Take the job for this worker, or return None when someone else has it or it is done."""
+    """Take the job whose message this worker was just given, or return None when someone
+    else has it or it is done."""
+    _message_taken(job_id)
+    return _claim(job_id=job_id, worker=worker)
+
+
+def _claim(*, job_id: int, worker: str) -> Claim | None:
     token = uuid.uuid4().hex
     now = timezone.now()
     claimed = (
@@ -91,7 +183,7 @@ def job_claim_batch_mates(*, claim: Claim, worker: str, limit: int) -> list[Clai
     for job_id in candidates:
         if len(mates) >= limit:
             break
-        mate = job_claim(job_id=job_id, worker=worker)
+        mate = _claim(job_id=job_id, worker=worker)
         if mate is not None:
             mates.append(mate)
     return mates
@@ -241,26 +333,59 @@ def job_fail(*, job_id: int, token: str, error: str) -> bool:
 
 
 def jobs_reconcile() -> list[int]:
-    """Re-send jobs whose message may be lost; return their ids.
+    """Re-send jobs whose message is gone; return their ids.
 
-    * queued and never sent (the broker was down at submit), or sent longer ago than
-      GENERATION_STUCK_AFTER (the message was lost, e.g. Redis restarted empty);
-    * running with a heartbeat older than GENERATION_STUCK_AFTER (the worker died;
-      Redis would only redeliver after its visibility timeout, hours later).
+    * queued and never sent (the broker was down at submit);
+    * queued, last sent longer ago than GENERATION_STUCK_AFTER, and no longer waiting in
+      the broker (its waiting key is gone: Redis lost it, or a worker took the message
+      and failed before claiming the job), so a job that only waits behind others is left
+      alone until its key expires (see the module docstring);
+    * running with a heartbeat older than GENERATION_STUCK_AFTER (the worker died; Redis
+      would only redeliver after its visibility timeout, hours later), unless a message
+      for it is already waiting.
+
+    When the waiting keys cannot be read (the broker is not Redis) a sent job is re-sent
+    only once its last send is GENERATION_RESEND_AFTER old.
     """
     from studio.services.briefs import job_send
 
     stale = _stale_before()
-    ids = list(
+    candidates = (
         GenerationJob.objects.filter(
             Q(status=GenerationJob.Status.QUEUED, sent_at__isnull=True)
             | Q(status=GenerationJob.Status.QUEUED, sent_at__lt=stale)
             | Q(status=GenerationJob.Status.RUNNING, heartbeat_at__lt=stale)
         )
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:500]
+        .order_by("created_at", "pk")
+        .values_list("pk", "sent_at")
     )
-    sent = [job_id for job_id in ids if job_send(job_id)]
+    resend_before = timezone.now() - timedelta(seconds=settings.GENERATION_RESEND_AFTER)
+    due: list[int] = []
+    # Every candidate is looked at (ids only, keys read in pages), so a backlog of jobs
+    # still waiting never hides a newer job whose message was lost.
+    page: list[tuple[int, datetime | None]] = []
+    for row in candidates.iterator(chunk_size=1000):
+        page.append(row)
+        if len(page) == 1000:
+            due += _due(page, resend_before)
+            page = []
+        if len(due) >= RECONCILE_BATCH:
+            break
+    due += _due(page, resend_before)
+    sent: list[int] = []
+    for job_id in due[:RECONCILE_BATCH]:
+        if not job_send(job_id):
+            break  # the broker is unreachable: the others would fail the same way
+        sent.append(job_id)
     if sent:
         logger.info("reconciler re-sent jobs %s", sent)
     return sent
+
+
+def _due(rows: list[tuple[int, datetime | None]], resend_before: datetime) -> list[int]:
+    waiting = _waiting([pk for pk, sent_at in rows if sent_at is not None])
+    return [
+        pk for pk, sent_at in rows
+        if sent_at is None
+        or (pk not in waiting if waiting is not None else sent_at < resend_before)
+    ]
