@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,15 +38,14 @@ from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from studio.models import Brief, Draft, GenerationJob, Project
+from studio.models import Brief, Draft, GenerationJob, ModelVersion, Project, TrainingExample
 from studio.services.claims import Claim, stale_before
 from studio.services.webhooks import webhook_drafts_ready
 
 logger = logging.getLogger(__name__)
 
-# Few-shot examples and reference texts taken from a project per job.
+# Few-shot examples taken from a project per job.
 FEW_SHOT_EXAMPLES = 3
-REFERENCE_TEXTS = 200
 # Longest a job's "message waiting" key lives (see the module docstring).
 RESEND_WINDOW_MAX = 3600
 WAITING_KEY = "studio:generation:waiting:{}"
@@ -206,20 +206,20 @@ def job_inputs(*, job_id: int) -> dict[str, Any]:
     Few-shot examples and the reference corpus come from this project only: another
     project's or team's text never reaches the prompt.
     """
-    job = GenerationJob.objects.select_related("brief__project", "model_version").get(pk=job_id)
+    job = GenerationJob.objects.select_related(
+        "brief__project", "model_version__snapshot").get(pk=job_id)
     brief: Brief = job.brief
     project: Project = brief.project
     approved = (
         Draft.objects.filter(project=project, status=Draft.Status.APPROVED)
         .select_related("job__brief")
-        .order_by("-decided_at")
+        .order_by("-decided_at", "-pk")
     )
-    examples = [
-        {"brief": _brief_fields(d.job.brief), "text": d.current_text}
-        for d in approved.filter(job__brief__kind=brief.kind)[:FEW_SHOT_EXAMPLES]
-    ]
-    reference = list(approved.values_list("current_text", flat=True)[:REFERENCE_TEXTS])
+    few_shot = list(approved.filter(job__brief__kind=brief.kind)[:FEW_SHOT_EXAMPLES])
+    examples = [{"brief": _brief_fields(d.job.brief), "text": d.current_text} for d in few_shot]
     version = job.model_version
+    reference = reference_texts(project=project, version=version,
+                                first=[d.current_text for d in few_shot])
     return {
         "job_id": job.pk,
         "base_model": job.base_model,
@@ -240,6 +240,69 @@ def job_inputs(*, job_id: int) -> dict[str, Any]:
         "variants": job.variants,
         "seed": job.seed,
     }
+
+
+def reference_texts(
+    *, project: Project, version: ModelVersion | None, first: Iterable[str] = ()
+) -> list[str]:
+    """The project's texts a draft is checked against for near-copies, in order, up to
+    GENERATION_REFERENCE_CHARS characters in all (each distinct text once):
+
+    1. ``first``: the prompt's few-shot examples, the texts likeliest to be copied;
+    2. the completions of the training snapshot of ``version`` (the model writing the
+       draft), newest first: what it may have memorised, examples excluded since
+       included (it was trained on them all the same);
+    3. the project's approved texts, newest first.
+
+    The cap bounds the check's time and memory (the index is built for every job); the
+    setting's comment in ``studio/settings.py`` gives the measured cost.
+    """
+    budget = settings.GENERATION_REFERENCE_CHARS
+    texts: list[str] = []
+    seen: set[str] = set()
+    sources: list[Iterable[str]] = [first]
+    snapshot = version.snapshot if version is not None else None
+    if snapshot is not None:
+        trained = TrainingExample.objects.filter(project=project).exclude(completion="")
+        trained = (
+            trained.filter(pk__in=snapshot.example_ids) if snapshot.example_ids is not None
+            # A snapshot from before the ids were kept: the examples there were when it was
+            # frozen (perhaps a few excluded then: project text all the same).
+            else trained.filter(created_at__lte=snapshot.created_at)
+        )
+        sources.append(_chunked(
+            trained.order_by("-created_at", "-pk").values_list("completion", flat=True)))
+    sources.append(_chunked(
+        Draft.objects.filter(project=project, status=Draft.Status.APPROVED)
+        .order_by("-decided_at", "-pk").values_list("current_text", flat=True)
+    ))
+    for source in sources:
+        # Reading stops at twice the cap per source: texts that do not fit or were already
+        # taken (an approval is also a snapshot example) never make it scan a whole corpus.
+        scanned = 0
+        for text in source:
+            if budget <= 0:
+                return texts
+            scanned += len(text)
+            if scanned > 2 * settings.GENERATION_REFERENCE_CHARS:
+                break
+            if not text.strip() or text in seen or len(text) > budget:
+                continue
+            seen.add(text)
+            texts.append(text)
+            budget -= len(text)
+    return texts
+
+
+def _chunked(query: Any, size: int = 500) -> Iterator[str]:
+    # Rows in pages: only as many as the budget takes are read, whatever the corpus size.
+    offset = 0
+    while True:
+        page = list(query[offset:offset + size])
+        yield from page
+        if len(page) < size:
+            return
+        offset += size
 
 
 def _brief_fields(brief: Brief) -> dict[str, Any]:

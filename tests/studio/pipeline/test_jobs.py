@@ -224,3 +224,40 @@ def test_a_bad_adapter_fails_only_its_own_job_in_a_batch_shared_with_another_tea
     assert theirs.status == "failed" and "AdapterChecksumError" in theirs.error
     assert not Draft.objects.filter(job=theirs).exists()
     assert str(folder) not in Brief.objects.get(pk=ours.brief_id).jobs.get().error
+
+
+def test_it_flags_a_draft_that_copies_an_approved_text_older_than_the_newest_200(
+    tiny_project: World, settings: Any
+) -> None:
+    from studio.models import Draft as DraftModel
+    from tests.factories import BriefFactory, GenerationJobFactory
+
+    settings.GENERATION_MAX_NEW_TOKENS = 160
+    world = tiny_project
+    brief = _brief(world, variants=1)
+    first = brief.jobs.get()
+    GenerationJob.objects.filter(pk=first.pk).update(seed=7)
+    first.refresh_from_db()
+    _run(first)
+    copied = Draft.objects.get(job=first).text
+    assert len(copied.split()) >= 12, copied  # long enough to count as a near-copy
+    # The same text approved a year ago, then 250 newer approvals. They are news, so none
+    # is a few-shot example of this article brief: the prompt stays the same.
+    news = GenerationJobFactory(brief=BriefFactory(project=world.project, kind="news",
+                                                   author=world.marketer))
+    now = timezone.now()
+    DraftModel.objects.bulk_create([
+        DraftModel(job=news, project=world.project, variant=i, text=text, current_text=text,
+                   prompt="p", seed=1, status="approved", decided_at=decided)
+        for i, (text, decided) in enumerate(
+            [(copied, now - timedelta(days=365))]
+            + [(f"Newer approved text number {i} about a light roast and its notes.",
+                now - timedelta(minutes=i)) for i in range(250)])
+    ])
+    again = GenerationJob.objects.create(
+        brief=brief, base_model=first.base_model, requested_by=first.requested_by,
+        variants=1, seed=first.seed)
+    _run(again)
+    draft = Draft.objects.get(job=again)
+    assert draft.text == copied
+    assert "near_copy" in draft.flag_codes, draft.flags
