@@ -122,11 +122,11 @@ class Processes:
         env["PYTHONPATH"] = str(ROOT)
         return env
 
-    def worker(self, **extra: str) -> subprocess.Popen[bytes]:
+    def worker(self, queues: str = "generate,default", **extra: str) -> subprocess.Popen[bytes]:
         name = f"w{uuid.uuid4().hex[:6]}"
         log = self.logdir / f"{name}.log"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "studio", "worker", "-Q", "generate,default",
+            [sys.executable, "-m", "celery", "-A", "studio", "worker", "-Q", queues,
              "-c", "1", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
              "--loglevel", "INFO"],
             cwd=ROOT, env=self._env(extra), stdout=log.open("wb"), stderr=subprocess.STDOUT,
