@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
+from . import ad_results, views
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("projects/", views.ProjectListView.as_view(), name="project-list"),
@@ -28,6 +28,8 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("drafts/<int:draft_id>/edit/", views.DraftEditView.as_view(), name="draft-edit"),
     path("drafts/<int:draft_id>/ab-pick/", views.DraftAbPickView.as_view(),
          name="draft-ab-pick"),
+    path("drafts/<int:draft_id>/ad-results/", ad_results.DraftAdResultsView.as_view(),
+         name="draft-ad-results"),
     path("projects/<int:project_id>/training-examples/",
          views.ProjectTrainingExamplesView.as_view(), name="project-training-examples"),
     path("projects/<int:project_id>/training-examples/export/",

@@ -1,5 +1,6 @@
 """The nouns of the studio, one module per group (see design.md, "Domain model")."""
 
+from .ad_results import AdResult
 from .audit import AuditEvent
 from .briefs import Brief, ContentKind, GenerationJob
 from .drafts import Draft
@@ -9,6 +10,7 @@ from .teams import Membership, Role, Team
 from .training import DatasetSnapshot, ModelVersion, TrainingExample, TrainingJob
 
 __all__ = [
+    "AdResult",
     "AuditEvent",
     "Brief",
     "ContentKind",

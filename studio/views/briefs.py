@@ -142,7 +142,9 @@ def draft_ab_pick(request: HttpRequest, draft_id: int) -> HttpResponse:
         return redirect("brief_detail", brief_id=draft.job.brief_id)
     if request.htmx:  # type: ignore[attr-defined]
         role = role_in(request.user, draft.project.team_id)
-        return render(request, "studio/briefs/detail.html#ab-pick", {
+        response = render(request, "studio/briefs/detail.html#ab-pick", {
             "draft": draft, "can_submit": True, "can_review": role_allows(role, Need.REVIEW),
         })
+        response["HX-Trigger"] = "ab-picks-changed"  # the A/B results section reloads
+        return response
     return redirect("brief_detail", brief_id=draft.job.brief_id)

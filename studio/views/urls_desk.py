@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from studio.views import briefs, review
+from studio.views import ad_results, briefs, review
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Brief desk
@@ -12,6 +12,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("projects/<int:project_id>/briefs/new/", briefs.brief_new, name="brief_new"),
     path("briefs/<int:brief_id>/", briefs.brief_detail, name="brief_detail"),
     path("drafts/<int:draft_id>/ab-pick/", briefs.draft_ab_pick, name="draft_ab_pick"),
+    path("briefs/<int:brief_id>/ab-results/", ad_results.brief_ab_results,
+         name="brief_ab_results"),
+    path("briefs/<int:brief_id>/ab-results/report/", ad_results.brief_ab_report,
+         name="brief_ab_report"),
     # Review workspace
     path("review/", review.review_queue_page, name="review_queue"),
     path("review/bulk/", review.review_bulk, name="review_bulk"),

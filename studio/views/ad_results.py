@@ -1,0 +1,62 @@
+"""The A/B results section of an ad copy brief's page (loaded and updated with htmx)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from studio.forms.ad_results import AdResultForm
+from studio.models import Brief, ContentKind
+from studio.permissions import Need, brief_for_user, draft_for_user, role_allows, role_in
+from studio.selectors.ad_results import ab_test_summary
+from studio.services.ad_results import ad_result_report
+
+
+def _section(request: HttpRequest, brief: Brief, form: AdResultForm | None = None,
+             *, status: int = 200, reported: bool = False) -> HttpResponse:
+    if brief.kind != ContentKind.AD_COPY:
+        raise Http404("Only ad copy briefs run A/B tests.")
+    can_submit = role_allows(role_in(request.user, brief.project.team_id), Need.SUBMIT)
+    return render(request, "studio/briefs/_ab_results.html", {
+        "brief": brief, "ab": ab_test_summary(brief), "can_submit": can_submit,
+        "form": form or AdResultForm(), "reported": reported,
+    }, status=status)
+
+
+@login_required
+@require_GET
+def brief_ab_results(request: HttpRequest, brief_id: int) -> HttpResponse:
+    return _section(request, brief_for_user(request.user, brief_id))
+
+
+@login_required
+@require_POST
+def brief_ab_report(request: HttpRequest, brief_id: int) -> HttpResponse:
+    brief = brief_for_user(request.user, brief_id, need=Need.SUBMIT)
+    form = AdResultForm(request.POST)
+    draft_id = request.POST.get("draft", "")
+    try:
+        draft = draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        if draft.job.brief_id != brief.pk:
+            raise Http404("No such variant in this brief.")
+        ad_result_report(user=request.user, draft_id=draft.pk, data=request.POST)
+    except Http404:
+        form.is_valid()
+        form.add_error(None, "Choose one of this brief's picked variants.")
+    except ValidationError as exc:
+        form.is_valid()  # the same form the service used: its field errors, as typed
+        if not hasattr(exc, "error_dict"):  # a rule about the variant, not a field
+            form.add_error(None, " ".join(exc.messages))
+    else:
+        if request.htmx:  # type: ignore[attr-defined]
+            return _section(request, brief, reported=True)
+        messages.success(request, "Results saved.")
+        return redirect("brief_detail", brief_id=brief.pk)
+    if request.htmx:  # type: ignore[attr-defined]
+        return _section(request, brief, form, status=422)
+    messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+    return redirect("brief_detail", brief_id=brief.pk)
