@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from studio.models import (
@@ -174,7 +174,14 @@ class TrainingExampleAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "kind", "content_kind", "excluded", "created_at"]
     list_filter = ["kind", "excluded", "project__team"]
     search_fields = ["completion"]
-    raw_id_fields = ["project", "source_review"]
+    # Examples are frozen into snapshots by id and content hash; only `excluded` changes
+    # (and that through the studio's examples page, which audits it).
+    readonly_fields = ["project", "kind", "content_kind", "prompt", "completion",
+                       "rejected_completion", "reason_tags", "source_review", "excluded",
+                       "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(DatasetSnapshot)

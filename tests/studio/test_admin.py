@@ -159,3 +159,19 @@ def test_it_leaves_promotion_and_adapters_to_the_studio(operator: Client, world:
     world.version.refresh_from_db()
     assert world.version.status == ModelVersion.Status.READY
     assert (world.version.adapter_path, world.version.adapter_sha256) == ("", "")
+
+
+def test_training_examples_cannot_be_edited_in_the_admin(operator: Client, world: World) -> None:
+    from studio.models import TrainingExample
+
+    example = TrainingExample.objects.create(
+        project=world.project, kind="sft", content_kind="article",
+        prompt=[{"role": "user", "content": "Write."}], completion="As approved.")
+    url = reverse("admin:studio_trainingexample_change", args=[example.pk])
+    body = operator.get(url).content.decode()
+    assert 'name="completion"' not in body and "As approved." in body
+    operator.post(url, {"completion": "Rewritten behind the snapshot's back.",
+                        "excluded": "on", "_save": "Save"})
+    example.refresh_from_db()
+    assert (example.completion, example.excluded) == ("As approved.", False)
+    assert operator.get(reverse("admin:studio_trainingexample_add")).status_code == 403
