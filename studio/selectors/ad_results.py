@@ -45,6 +45,7 @@ class AbSummary:
     reports: list[AdResult]
     leader: VariantResults | None
     confidence: float | None  # that the leader's click-through rate beats the runner-up's
+    runner_up: VariantResults | None = None
 
     @property
     def decided(self) -> bool:
@@ -88,4 +89,5 @@ def ab_test_summary(brief: Brief) -> AbSummary:
                     key=lambda v: v.ctr or 0.0, reverse=True)
     leader = ranked[0] if ranked else None
     confidence = ctr_confidence(ranked[0], ranked[1]) if len(ranked) >= 2 else None
-    return AbSummary(variants, reports, leader, confidence)
+    return AbSummary(variants, reports, leader, confidence,
+                     runner_up=ranked[1] if len(ranked) >= 2 else None)

@@ -8,12 +8,16 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from generation.training import scrub_personal_data
 from studio.forms.ad_results import AdResultForm
-from studio.models import AdResult, ContentKind
+from studio.models import AdResult, Brief, ContentKind, TrainingExample
 from studio.permissions import Need, draft_for_user
+from studio.selectors.ad_results import ab_test_summary
 from studio.services.audit import audit_record
+from studio.services.reviews import draft_prompt_messages
 
 FIELDS = ("impressions", "clicks", "conversions", "note")
+AB_TAG = "ab_test"
 
 
 def ad_result_clean(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,4 +63,47 @@ def ad_result_report(*, user: Any, draft_id: object, data: Mapping[str, Any]) ->
             after={"draft": draft.pk, "period": f"{result.period_start}/{result.period_end}",
                    **{f: clean[f] for f in FIELDS}},
         )
+        ab_preference_sync(user=user, brief=brief)
     return result, created
+
+
+def ab_preference_sync(*, user: Any, brief: Brief) -> TrainingExample | None:
+    """The A/B test teaches the house style once it has a winner.
+
+    When the leader beats the runner-up at 95% confidence and both were written for the
+    same prompt (one run), the winner's text over the runner-up's becomes a preference
+    pair, like an editor's choice. A later report that changes the verdict excludes the
+    old pair (audited) and adds the new one; snapshots already taken keep what they
+    froze. Returns the brief's current A/B pair, if any.
+    """
+    summary = ab_test_summary(brief)
+    tags = [AB_TAG, f"brief:{brief.pk}"]
+    winner, loser = summary.leader, summary.runner_up
+    pair: tuple[str, str] | None = None
+    if summary.decided and winner and loser and winner.draft.job_id == loser.draft.job_id:
+        pair = (scrub_personal_data(winner.draft.current_text),
+                scrub_personal_data(loser.draft.current_text))
+    current: TrainingExample | None = None
+    for example in TrainingExample.objects.select_for_update().filter(
+        project_id=brief.project_id, kind=TrainingExample.Kind.PREFERENCE,
+        reason_tags=tags, excluded=False,
+    ):
+        if pair == (example.completion, example.rejected_completion) and current is None:
+            current = example
+            continue
+        example.excluded = True
+        example.save(update_fields=["excluded"])
+        audit_record(actor=user, team=brief.project.team, verb="example.exclude", obj=example,
+                     before={"excluded": False},
+                     after={"excluded": True, "why": "the A/B verdict changed"})
+    if pair is not None and current is None and winner is not None:
+        current = TrainingExample.objects.create(
+            project_id=brief.project_id, kind=TrainingExample.Kind.PREFERENCE,
+            content_kind=brief.kind, prompt=draft_prompt_messages(winner.draft),
+            completion=pair[0], rejected_completion=pair[1], reason_tags=tags,
+        )
+        audit_record(actor=user, team=brief.project.team, verb="example.ab_test", obj=current,
+                     after={"winner": winner.draft.pk,
+                            "loser": loser.draft.pk if loser else None,
+                            "confidence": round(summary.confidence or 0.0, 4)})
+    return current

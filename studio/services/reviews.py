@@ -170,6 +170,11 @@ def _refusal(draft_id: int, version: int, user: Any) -> ReviewError:
     )
 
 
+def draft_prompt_messages(draft: Draft) -> list[dict[str, str]]:
+    """The chat messages a draft was written from, scrubbed: a training example's prompt."""
+    return _prompt_messages(draft)
+
+
 def _prompt_messages(draft: Draft) -> list[dict[str, str]]:
     messages = draft.params.get("messages") if isinstance(draft.params, dict) else None
     if (

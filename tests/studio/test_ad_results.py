@@ -194,3 +194,44 @@ def test_the_api_reports_and_lists_results(client: Client, world: World, ad: Any
     client.force_login(world.outsider)
     assert post(url, _report()).status_code == 404
     assert AdResult.objects.count() == 1
+
+
+def test_a_decided_test_teaches_the_winner_over_the_runner_up(world: World, ad: Any) -> None:
+    from studio.models import TrainingExample
+    from studio.services.ad_results import ad_result_report
+    from studio.services.training import dataset_examples
+
+    brief, a, b, _ = ad
+    Draft.objects.filter(pk=a.pk).update(current_text="Warm and short. Write to ann@example.com")
+    Draft.objects.filter(pk=b.pk).update(current_text="Long and loud!")
+    week = {"period_start": "2026-01-01", "period_end": "2026-01-07"}
+
+    def report(draft: Any, clicks: int, impressions: int = 20000, **period: str) -> None:
+        ad_result_report(user=world.marketer, draft_id=draft.pk,
+                         data={**_report(impressions=impressions, clicks=clicks),
+                               **(period or week)})
+
+    report(a, 9, 200)
+    report(b, 6, 200)
+    assert not TrainingExample.objects.exists()  # leading, not decided: nothing learned
+    report(a, 900)
+    report(b, 600)
+    pair = TrainingExample.objects.get(kind="preference")
+    assert (pair.completion, pair.rejected_completion) == (
+        "Warm and short. Write to [email]", "Long and loud!")
+    assert pair.reason_tags == ["ab_test", f"brief:{brief.pk}"] and not pair.excluded
+    assert pair.prompt and pair.content_kind == "ad_copy"
+    report(b, 601)  # the same verdict: no second pair
+    assert TrainingExample.objects.filter(kind="preference").count() == 1
+    _, preferences = dataset_examples(world.project)
+    assert [(p.chosen, p.rejected) for p in preferences] == [
+        ("Warm and short. Write to [email]", "Long and loud!")]
+    # A later, bigger period reverses the verdict: the old pair is excluded, not deleted.
+    later = {"period_start": "2026-02-01", "period_end": "2026-02-28"}
+    report(a, 1000, 200000, **later)
+    report(b, 4000, 200000, **later)
+    pair.refresh_from_db()
+    assert pair.excluded
+    flipped = TrainingExample.objects.get(kind="preference", excluded=False)
+    assert flipped.completion == "Long and loud!"
+    assert AuditEvent.objects.filter(verb="example.exclude").count() == 1
