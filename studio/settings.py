@@ -314,7 +314,7 @@ SPECTACULAR_SETTINGS = {
         "DraftStatusEnum": "studio.models.drafts.Draft.Status",
         "TrainingJobStatusEnum": "studio.models.training.TrainingJob.Status",
         "ModelVersionStatusEnum": "studio.models.training.ModelVersion.Status",
-        "ContentKindEnum": "studio.models.briefs.ContentKind",
+        "ContentKindEnum": "studio.models.briefs.kind_choices",
         "TrainingExampleKindEnum": "studio.models.training.TrainingExample.Kind",
     },
 }

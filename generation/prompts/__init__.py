@@ -13,7 +13,15 @@ from generation.prompts.builder import (
     user_message,
     words_for_tokens,
 )
-from generation.prompts.kinds import KINDS, KindTemplate, get_template, register_kind
+from generation.prompts.kinds import (
+    COMMON_FIELDS,
+    KINDS,
+    MAX_TARGET_WORDS,
+    KindTemplate,
+    get_template,
+    register_kind,
+    unregister_kind,
+)
 from generation.prompts.types import (
     BriefInput,
     BuiltPrompt,
@@ -24,7 +32,9 @@ from generation.prompts.types import (
 )
 
 __all__ = [
+    "COMMON_FIELDS",
     "KINDS",
+    "MAX_TARGET_WORDS",
     "BriefInput",
     "BuiltPrompt",
     "FewShotExample",
@@ -37,6 +47,7 @@ __all__ = [
     "max_new_tokens_for",
     "words_for_tokens",
     "register_kind",
+    "unregister_kind",
     "render_chat",
     "system_message",
     "user_message",

@@ -1,5 +1,8 @@
 """One template per content kind. Adding a kind = one subclass + ``register_kind``.
 
+The template is the single description of a kind: its label, its picker hint and its
+fields (the studio builds the kind's brief form, its choices and its API values from it).
+
 A template turns a brief into the task text of the user message. The system message
 (brand voice, rules, banned terms) and the common fields are added by the builder, so
 a template only says what is special about its kind.
@@ -7,6 +10,7 @@ a template only says what is special about its kind.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 from generation.errors import MissingFieldError, UnknownKindError
@@ -15,11 +19,12 @@ from generation.prompts.types import BriefInput, KindField, KindSpec
 MAX_TARGET_WORDS = 4000
 
 COMMON_FIELDS: tuple[KindField, ...] = (
-    KindField("title", "Title", required=True, help="What the piece is about."),
-    KindField("instructions", "Instructions", "textarea", help="Anything the writer must do."),
-    KindField("audience", "Audience", help="Who will read it."),
-    KindField("tone", "Tone", help="e.g. warm, formal, playful."),
-    KindField("keywords", "Keywords", "list", help="Words or phrases to include."),
+    KindField("title", "Title", required=True, max_length=200),
+    KindField("instructions", "Instructions", "textarea", max_length=8000,
+              help="What the piece must do. The model follows this most closely."),
+    KindField("audience", "Audience", max_length=300),
+    KindField("tone", "Tone", max_length=120),
+    KindField("keywords", "Keywords", "list", max_length=500, help="Comma-separated."),
     KindField(
         "target_words", "Target length (words)", "int", min_value=10, max_value=MAX_TARGET_WORDS
     ),
@@ -32,6 +37,8 @@ class KindTemplate:
     name: ClassVar[str]
     label: ClassVar[str]
     description: ClassVar[str]
+    # One line on the brief desk's kind picker.
+    hint: ClassVar[str] = ""
     default_target_words: ClassVar[int] = 300
     extra_fields: ClassVar[tuple[KindField, ...]] = ()
     # What the model is asked to write, with {target_words} filled in.
@@ -40,14 +47,13 @@ class KindTemplate:
     @classmethod
     def spec(cls) -> KindSpec:
         common = tuple(
-            KindField(f.name, f.label, f.type, f.required, f.help, cls.default_target_words,
-                      f.min_value, f.max_value)
+            replace(f, default=cls.default_target_words)
             if f.name == "target_words"
             else f
             for f in COMMON_FIELDS
         )
         return KindSpec(cls.name, cls.label, cls.description, common + cls.extra_fields,
-                        cls.default_target_words)
+                        cls.default_target_words, cls.hint)
 
     @classmethod
     def extra_value(cls, brief: BriefInput, name: str) -> str:
@@ -77,6 +83,12 @@ class KindTemplate:
         for f in cls.extra_fields:
             if f.type == "int" and not f.required and f.name in brief.extra:
                 _check_int(cls.name, f, cls.extra_value(brief, f.name))
+            if f.type == "choice" and f.choices:
+                value = cls.extra_value(brief, f.name)
+                if value and value not in f.choices:
+                    raise MissingFieldError(
+                        f"{cls.name}: {f.name} must be one of {', '.join(f.choices)}, got {value!r}"
+                    )
         if not 1 <= brief.target_words <= MAX_TARGET_WORDS:
             raise MissingFieldError(
                 f"{cls.name}: target_words must be 1..{MAX_TARGET_WORDS}, got {brief.target_words}"
@@ -110,6 +122,7 @@ class ArticleTemplate(KindTemplate):
     name = "article"
     label = "Article"
     description = "A blog or magazine article with a headline and paragraphs."
+    hint = "A blog post or feature in the house voice."
     default_target_words = 600
     ask = "Write an article of about {target_words} words titled \"{title}\"."
 
@@ -118,8 +131,12 @@ class NewsTemplate(KindTemplate):
     name = "news"
     label = "News story"
     description = "A factual news item: most important facts first, no opinions."
+    hint = "A news item from facts or a press release."
     default_target_words = 350
-    extra_fields = (KindField("location", "Dateline / location", help="Where it happened."),)
+    extra_fields = (
+        KindField("location", "Dateline / location", help="Where it happened.", max_length=120),
+        KindField("source_text", "Facts / press release", "textarea"),
+    )
     ask = (
         "Write a news story of about {target_words} words headlined \"{title}\". "
         "Put the most important facts first and stay factual."
@@ -130,11 +147,16 @@ class AdCopyTemplate(KindTemplate):
     name = "ad_copy"
     label = "Ad copy"
     description = "A headline, a short body and a call to action for one product."
+    hint = "Short ad lines for a channel, with A/B variants."
     default_target_words = 60
     extra_fields = (
-        KindField("product", "Product", required=True, help="What is advertised."),
-        KindField("channel", "Channel", help="e.g. search ad, Instagram, billboard."),
-        KindField("call_to_action", "Call to action", help="e.g. Order today."),
+        KindField("product", "Product", required=True, help="What is advertised.",
+                  max_length=200),
+        KindField("channel", "Channel", "choice", help="Where the ad runs.",
+                  choices=("Instagram", "Facebook", "Search", "LinkedIn", "TikTok", "Display",
+                           "Email", "Print")),
+        KindField("call_to_action", "Call to action", help="e.g. Order today.",
+                  max_length=120),
     )
     ask = (
         "Write ad copy of about {target_words} words for \"{title}\": a headline, a short "
@@ -146,6 +168,7 @@ class SummaryTemplate(KindTemplate):
     name = "summary"
     label = "Summary"
     description = "A faithful summary of a source text."
+    hint = "A faithful summary of a source text."
     default_target_words = 120
     extra_fields = (
         KindField("source_text", "Source text", "textarea", required=True,
@@ -161,6 +184,7 @@ class OutlineTemplate(KindTemplate):
     name = "outline"
     label = "Outline"
     description = "A chapter outline for a book, guide or long article."
+    hint = "Chapters and sections for a long piece or a book."
     default_target_words = 300
     extra_fields = (
         KindField("chapters", "Number of chapters", "int", default=8, min_value=1,
@@ -176,8 +200,12 @@ class SocialPostTemplate(KindTemplate):
     name = "social_post"
     label = "Social post"
     description = "A short post for a social network."
+    hint = "A post sized for one platform."
     default_target_words = 50
-    extra_fields = (KindField("platform", "Platform", help="e.g. LinkedIn, X, Instagram."),)
+    extra_fields = (
+        KindField("platform", "Platform", "choice",
+                  choices=("Instagram", "LinkedIn", "X", "Facebook", "TikTok")),
+    )
     ask = "Write a social media post of about {target_words} words about \"{title}\"."
 
 
@@ -185,8 +213,11 @@ class EmailTemplate(KindTemplate):
     name = "email"
     label = "Email"
     description = "An email with a subject line and a body."
+    hint = "A newsletter or customer email with a subject."
     default_target_words = 200
-    extra_fields = (KindField("subject_hint", "Subject hint", help="What the subject says."),)
+    extra_fields = (
+        KindField("subject_hint", "Subject idea", help="What the subject says.", max_length=200),
+    )
     ask = (
         "Write an email of about {target_words} words about \"{title}\". Start with a "
         "line \"Subject: ...\", then the body."
@@ -197,10 +228,12 @@ class FaqTemplate(KindTemplate):
     name = "faq"
     label = "FAQ"
     description = "Questions and answers (or a short dialogue) on one topic."
+    hint = "Questions and answers from reference material."
     default_target_words = 300
     extra_fields = (
         KindField("questions", "Number of questions", "int", default=5, min_value=1,
                   max_value=30),
+        KindField("source_text", "Reference material", "textarea"),
     )
     ask = (
         "Write a FAQ of about {target_words} words about \"{title}\". Write each question "
@@ -216,6 +249,12 @@ def register_kind(template: type[KindTemplate]) -> type[KindTemplate]:
     _TEMPLATES[template.name] = template
     KINDS[template.name] = template.spec()
     return template
+
+
+def unregister_kind(name: str) -> None:
+    """Remove a content kind (tests that register one of their own clean up with this)."""
+    _TEMPLATES.pop(name, None)
+    KINDS.pop(name, None)
 
 
 KINDS: dict[str, KindSpec] = {}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-FieldType = Literal["text", "textarea", "int", "list"]
+FieldType = Literal["text", "textarea", "int", "list", "choice"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,11 @@ class FewShotExample:
 
 @dataclass(frozen=True)
 class KindField:
-    """One brief field of a content kind, enough for a form layer to render it."""
+    """One brief field of a content kind, enough for a form layer to render and check it.
+
+    The form layer builds its form fields from these, so the form and the prompt agree
+    on names, labels, limits and (for ``"choice"``) the allowed values.
+    """
 
     name: str
     label: str
@@ -56,6 +60,10 @@ class KindField:
     default: str | int | None = None
     min_value: int | None = None
     max_value: int | None = None
+    # Longest text accepted ("text", "textarea", "list"); None: the form layer's default.
+    max_length: int | None = None
+    # The allowed values of a "choice" field.
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class KindSpec:
     description: str
     fields: tuple[KindField, ...]
     default_target_words: int
+    # One line for the kind picker: what this kind is for.
+    hint: str = ""
 
     @property
     def required_fields(self) -> tuple[str, ...]:

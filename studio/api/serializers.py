@@ -10,7 +10,6 @@ from rest_framework import serializers
 
 from studio.models import (
     Brief,
-    ContentKind,
     Draft,
     GenerationJob,
     ModelVersion,
@@ -19,11 +18,21 @@ from studio.models import (
     TrainingExample,
     TrainingJob,
 )
+from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
 from studio.selectors.reviews import AGE_CHOICES, FLAG_CHOICES
 from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
 
 from .base import ETAG_HELP, StrictSerializer, etag_version
+
+
+class KindChoiceField(serializers.ChoiceField):
+    """A content kind: its choices are read from the template registry each time a
+    serializer is made (declared fields are copied by re-running ``__init__``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=kind_choices(), **kwargs)
+
 
 # Projects ---------------------------------------------------------------------------
 
@@ -80,7 +89,7 @@ class BriefInputSerializer(StrictSerializer):
     """POST body of a brief. Kind-specific fields (ad copy's product, channel and
     call_to_action; an outline's chapters…) go in ``extra``; the kind's form checks all."""
 
-    kind = serializers.ChoiceField(choices=ContentKind.choices)
+    kind = KindChoiceField()
     title = serializers.CharField(allow_blank=True, trim_whitespace=False)
     instructions = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     audience = serializers.CharField(required=False, allow_blank=True)
@@ -173,7 +182,7 @@ DRAFT_ORDERINGS = ("created_at", "-created_at", "id", "-id")
 class BriefFilterSerializer(serializers.Serializer):
     """Query parameters of a project's brief list (the brief desk's filters)."""
 
-    kind = serializers.ChoiceField(choices=ContentKind.choices, required=False)
+    kind = KindChoiceField(required=False)
     status = serializers.ChoiceField(choices=Brief.Status.choices, required=False)
     q = serializers.CharField(required=False, allow_blank=True, max_length=100,
                               help_text="Words in the title.")
@@ -186,7 +195,7 @@ class DraftFilterSerializer(serializers.Serializer):
 
     project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     status = serializers.ChoiceField(choices=Draft.Status.choices, required=False)
-    kind = serializers.ChoiceField(choices=ContentKind.choices, required=False)
+    kind = KindChoiceField(required=False)
     flag = serializers.ChoiceField(choices=list(FLAG_CHOICES), required=False,
                                    help_text="A flag code, 'any' or 'none'.")
     model = serializers.RegexField(r"^(base|\d{1,11})$", required=False,

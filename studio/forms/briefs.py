@@ -1,24 +1,35 @@
-"""One form per content kind: the common brief fields plus that kind's own.
+"""Brief forms, built from the content kind's prompt template.
 
-Adding a kind = a prompt template in generation/prompts and one form class here,
-registered in BRIEF_FORMS.
+Each kind's fields (names, labels, help, required, limits, choices) come from its
+template in generation/prompts (``KINDS``), so the form and the prompt cannot drift.
+Adding a kind = registering a template; a form class is needed only for rules the
+template cannot say: subclass :class:`BriefForm` and register it with
+:func:`register_brief_form`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
 from django.core import validators
 from django.core.exceptions import ValidationError
 
-from generation.prompts import words_for_tokens
-from studio.models import ContentKind
+from generation.prompts import KINDS, MAX_TARGET_WORDS, KindField, words_for_tokens
 from studio.models.briefs import INSTRUCTIONS_MAX, MAX_VARIANTS, SOURCE_TEXT_MAX, TITLE_MAX
 
 # The longest target the prompt templates accept; the token cap may allow fewer.
-TARGET_WORDS_MAX = 4000
+TARGET_WORDS_MAX = MAX_TARGET_WORDS
+# Text fields of the template without a max_length of their own.
+TEXT_MAX = 500
+# Brief columns: never longer than the model allows, whatever a template says.
+_COLUMN_MAX = {"title": TITLE_MAX, "instructions": INSTRUCTIONS_MAX,
+               "source_text": SOURCE_TEXT_MAX}
+# Fields of the template stored in their own Brief column, not in ``extra``.
+_COLUMNS = {"title", "instructions", "audience", "tone", "keywords", "target_words",
+            "source_text"}
 
 _CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"} | {"\x7f"}
 
@@ -36,26 +47,37 @@ class CleanTextField(CleanCharField):
     widget = forms.Textarea
 
 
+def form_field_for(f: KindField) -> forms.Field:
+    """The form field of one template field."""
+    common: dict[str, Any] = {"required": f.required, "label": f.label, "help_text": f.help}
+    if f.type == "int":
+        return forms.IntegerField(min_value=f.min_value, max_value=f.max_value,
+                                  initial=f.default, **common)
+    if f.type == "choice":
+        choices = [(c, c) for c in f.choices]
+        if not f.required:
+            choices.insert(0, ("", "—"))
+        return forms.ChoiceField(choices=choices, initial=f.default, **common)
+    limit = f.max_length or _COLUMN_MAX.get(f.name, TEXT_MAX)
+    limit = min(limit, _COLUMN_MAX.get(f.name, limit))
+    if f.type == "textarea":
+        rows = 4 if f.name == "instructions" else 10 if f.required else 6
+        return CleanTextField(max_length=limit, initial=f.default,
+                              widget=forms.Textarea(attrs={"rows": rows, "maxlength": limit}),
+                              **common)
+    return CleanCharField(max_length=limit, initial=f.default, **common)
+
+
 class BriefForm(forms.Form):
-    """Fields every kind has. Subclasses add theirs to ``extra_fields``."""
+    """A kind's brief form: its template's fields, then how many drafts and by when.
+
+    ``kind`` names the template; the fields are built per instance from ``KINDS``, and a
+    field a subclass declares itself wins over the template's.
+    """
 
     kind: str = ""
     extra_fields: tuple[str, ...] = ()
 
-    title = CleanCharField(max_length=TITLE_MAX)
-    instructions = CleanTextField(
-        max_length=INSTRUCTIONS_MAX, required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": INSTRUCTIONS_MAX}),
-        help_text="What the piece must do. The model follows this most closely.",
-    )
-    audience = CleanCharField(max_length=300, required=False)
-    tone = CleanCharField(max_length=120, required=False)
-    keywords = CleanCharField(
-        max_length=500, required=False, help_text="Comma-separated."
-    )
-    target_words = forms.IntegerField(
-        min_value=10, max_value=TARGET_WORDS_MAX, required=False, label="Target length (words)"
-    )
     variants = forms.IntegerField(
         min_value=1, max_value=MAX_VARIANTS, initial=2,
         help_text=f"How many drafts to write (1–{MAX_VARIANTS}).",
@@ -66,10 +88,31 @@ class BriefForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        spec = KINDS[self.kind]
+        declared = dict(self.fields)
+        built = {
+            f.name: declared.pop(f.name) if f.name in declared else form_field_for(f)
+            for f in spec.fields
+        }
+        common = [f.name for f in spec.fields if f.name in _COLUMNS - {"source_text"}]
+        # The common fields first, then variants and deadline, then the kind's own.
+        self.fields = {
+            **{name: built.pop(name) for name in common},
+            **declared,
+            **built,
+        }
+        self.extra_fields = tuple(
+            f.name for f in spec.fields if f.name not in _COLUMNS
+        )
+        self._cap_target_words()
+
+    def _cap_target_words(self) -> None:
         # No longer than a draft can be with this studio's token cap.
         most = min(TARGET_WORDS_MAX, words_for_tokens(settings.GENERATION_MAX_NEW_TOKENS))
         field = self.fields["target_words"]
         assert isinstance(field, forms.IntegerField)
+        field.required = False
+        field.initial = None
         field.max_value = most
         field.validators = [v for v in field.validators
                             if not isinstance(v, validators.MaxValueValidator)]
@@ -91,81 +134,32 @@ class BriefForm(forms.Form):
         return data
 
 
-class ArticleForm(BriefForm):
-    kind = ContentKind.ARTICLE
+# Form classes of kinds with rules of their own; every other kind gets a plain BriefForm.
+BRIEF_FORMS: dict[str, type[BriefForm]] = {}
+
+_F = TypeVar("_F", bound=type[BriefForm])
 
 
-class NewsForm(BriefForm):
-    kind = ContentKind.NEWS
-    extra_fields = ("location",)
-    location = CleanCharField(max_length=120, required=False, label="Dateline / location",
-                              help_text="Where it happened.")
-    source_text = CleanTextField(
-        max_length=SOURCE_TEXT_MAX, required=False, label="Facts / press release",
-        widget=forms.Textarea(attrs={"rows": 6}),
-    )
+def register_brief_form(kind: str) -> Callable[[_F], _F]:
+    """Class decorator: use this form (a BriefForm subclass) for ``kind``."""
+    def register(form: _F) -> _F:
+        form.kind = kind
+        BRIEF_FORMS[kind] = form
+        return form
+    return register
 
 
-class AdCopyForm(BriefForm):
-    kind = ContentKind.AD_COPY
-    extra_fields = ("product", "channel", "call_to_action")
-    product = CleanCharField(max_length=200)
-    channel = forms.ChoiceField(
-        choices=[(c, c) for c in ["Instagram", "Facebook", "Search", "LinkedIn", "TikTok",
-                                  "Display", "Email", "Print"]]
-    )
-    call_to_action = CleanCharField(max_length=120, label="Call to action")
-
-
-class SummaryForm(BriefForm):
-    kind = ContentKind.SUMMARY
-    source_text = CleanTextField(
-        max_length=SOURCE_TEXT_MAX, label="Source text",
-        widget=forms.Textarea(attrs={"rows": 10}), help_text="The text to summarise.",
-    )
-
-
-class OutlineForm(BriefForm):
-    kind = ContentKind.OUTLINE
-    extra_fields = ("chapters",)
-    chapters = forms.IntegerField(min_value=1, max_value=40, initial=8,
-                                  label="Number of chapters")
-
-
-class SocialPostForm(BriefForm):
-    kind = ContentKind.SOCIAL_POST
-    extra_fields = ("platform",)
-    platform = forms.ChoiceField(
-        choices=[(c, c) for c in ["Instagram", "LinkedIn", "X", "Facebook", "TikTok"]]
-    )
-
-
-class EmailForm(BriefForm):
-    kind = ContentKind.EMAIL
-    extra_fields = ("subject_hint",)
-    subject_hint = CleanCharField(max_length=200, required=False, label="Subject idea")
-
-
-class FaqForm(BriefForm):
-    kind = ContentKind.FAQ
-    extra_fields = ("questions",)
-    questions = forms.IntegerField(min_value=1, max_value=30, initial=5,
-                                   label="Number of questions")
-    source_text = CleanTextField(
-        max_length=SOURCE_TEXT_MAX, required=False, label="Reference material",
-        widget=forms.Textarea(attrs={"rows": 6}),
-    )
-
-
-BRIEF_FORMS: dict[str, type[BriefForm]] = {
-    form.kind: form
-    for form in [ArticleForm, NewsForm, AdCopyForm, SummaryForm, OutlineForm, SocialPostForm,
-                 EmailForm, FaqForm]
-}
+def brief_form_class(kind: str) -> type[BriefForm] | None:
+    """The form class of ``kind``, or None when no template has that name."""
+    if kind not in KINDS:
+        return None
+    if kind in BRIEF_FORMS:
+        return BRIEF_FORMS[kind]
+    return type(f"{kind.title().replace('_', '')}BriefForm", (BriefForm,), {"kind": kind})
 
 
 def brief_form_for(kind: str) -> type[BriefForm]:
-    try:
-        return BRIEF_FORMS[kind]
-    except KeyError as exc:
-        raise ValidationError({"kind": f"Unknown kind {kind!r}."}) from exc
+    form = brief_form_class(kind)
+    if form is None:
+        raise ValidationError({"kind": f"Unknown kind {kind!r}."})
+    return form

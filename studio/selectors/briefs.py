@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from studio.models import Brief, ContentKind, Draft, GenerationJob, Project, Review
+from studio.models import Brief, Draft, GenerationJob, Project, Review
+from studio.models.briefs import kind_names
 from studio.models.reviews import ReviewAction
 from studio.permissions import briefs_visible_to
 
@@ -38,7 +39,7 @@ def parse_brief_filters(params: Mapping[str, Any]) -> BriefFilters:
         return value.strip() if isinstance(value, str) else ""
 
     return BriefFilters(
-        kind=get("kind") if get("kind") in ContentKind.values else "",
+        kind=get("kind") if get("kind") in kind_names() else "",
         status=get("status") if get("status") in Brief.Status.values else "",
         q=get("q")[:100],
     )

@@ -25,7 +25,8 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from generation import checks
-from studio.models import ContentKind, Draft, ModelVersion, Project, Review, Team
+from studio.models import Draft, ModelVersion, Project, Review, Team
+from studio.models.briefs import kind_choices, kind_names
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import drafts_visible_to, versions_visible_to
 
@@ -80,7 +81,7 @@ def parse_queue_filters(params: Mapping[str, Any]) -> QueueFilters:
 
     model = get("model")
     return QueueFilters(
-        kind=get("kind") if get("kind") in ContentKind.values else "",
+        kind=get("kind") if get("kind") in kind_names() else "",
         flag=get("flag") if get("flag") in FLAG_CHOICES else "",
         model=model if model == "base" or (model.isdigit() and len(model) < 12) else "",
         age=get("age") if get("age") in AGE_CHOICES else "",
@@ -245,7 +246,7 @@ def queue_filter_options(
     versions = versions_visible_to(user)
     versions = versions.filter(project=project) if project else versions.filter(project__team=team)
     return {
-        "kinds": ContentKind.choices,
+        "kinds": kind_choices(),
         "flags": list(FLAG_CHOICES.items()),
         "ages": [(k, label) for k, (label, _) in AGE_CHOICES.items()],
         "versions": [

@@ -13,9 +13,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from generation.prompts import KINDS
 from studio.api.throttling import GenerationThrottled, generation_throttle
-from studio.forms.briefs import BRIEF_FORMS
-from studio.models import Brief, ContentKind
+from studio.forms.briefs import brief_form_class
+from studio.models import Brief
+from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import (
     Need,
@@ -29,17 +31,6 @@ from studio.selectors.briefs import ACTIVE_STATUSES, brief_page, parse_brief_fil
 from studio.services.briefs import brief_clean, brief_create
 from studio.services.reviews import draft_set_ab_pick
 
-KIND_HINTS: dict[str, str] = {
-    ContentKind.ARTICLE: "A blog post or feature in the house voice.",
-    ContentKind.NEWS: "A news item from facts or a press release.",
-    ContentKind.AD_COPY: "Short ad lines for a channel, with A/B variants.",
-    ContentKind.SUMMARY: "A faithful summary of a source text.",
-    ContentKind.OUTLINE: "Chapters and sections for a long piece or a book.",
-    ContentKind.SOCIAL_POST: "A post sized for one platform.",
-    ContentKind.EMAIL: "A newsletter or customer email with a subject.",
-    ContentKind.FAQ: "Questions and answers from reference material.",
-}
-
 
 @login_required
 @vary_on_headers("HX-Request")
@@ -52,7 +43,7 @@ def brief_desk(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "filters": filters,
         "page": page,
-        "kinds": ContentKind.choices,
+        "kinds": kind_choices(),
         "statuses": Brief.Status.choices,
         "live": any(b.status in ACTIVE_STATUSES for b in page),
         "can_submit": role_allows(role_in(request.user, project.team_id), Need.SUBMIT),
@@ -70,7 +61,7 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id, need=Need.SUBMIT)
     params = request.POST if request.method == "POST" else request.GET
     kind = params.get("kind", "")
-    form_class = BRIEF_FORMS.get(kind)
+    form_class = brief_form_class(kind)
     form = None
     throttled: GenerationThrottled | None = None
     if form_class is not None:
@@ -97,10 +88,9 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
     context = {
         "project": project,
         "kind": kind if form is not None else "",
-        "kind_label": ContentKind(kind).label if form is not None else "",
+        "kind_label": KINDS[kind].label if form is not None else "",
         "form": form,
-        "kinds": [(value, label, KIND_HINTS.get(value, "")) for value, label in
-                  ContentKind.choices],
+        "kinds": [(spec.name, spec.label, spec.hint) for spec in KINDS.values()],
         "throttled": throttled,
     }
     template = "studio/briefs/new.html"
