@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from studio.models import Project, Role
 from studio.models.projects import (
@@ -9,6 +10,16 @@ from studio.models.projects import (
     RULES_MAX,
     SETTINGS_FIELDS,
 )
+
+
+def raise_for_form(form: forms.Form) -> None:
+    """Validate ``form``; when it is invalid, raise its errors as one ValidationError
+    (field → messages), the shape services raise and the API turns into a 400."""
+    if not form.is_valid():
+        raise ValidationError({
+            field: [e["message"] for e in errors]
+            for field, errors in form.errors.get_json_data().items()
+        })
 
 
 class ProjectSettingsForm(forms.ModelForm):

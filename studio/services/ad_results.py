@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from generation.training import scrub_personal_data
+from studio.forms import raise_for_form
 from studio.forms.ad_results import AdResultForm
 from studio.models import AdResult, Brief, ContentKind, TrainingExample
 from studio.permissions import Need, draft_for_user
@@ -23,11 +24,7 @@ AB_TAG = "ab_test"
 def ad_result_clean(data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a report (a form post or an API body); raises ValidationError per field."""
     form = AdResultForm(data=data)
-    if not form.is_valid():
-        raise ValidationError({
-            field: [e["message"] for e in errors]
-            for field, errors in form.errors.get_json_data().items()
-        })
+    raise_for_form(form)
     return form.cleaned_data
 
 

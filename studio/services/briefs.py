@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from studio.forms import raise_for_form
 from studio.forms.briefs import brief_form_for
 from studio.models import Brief, GenerationJob, Project
 from studio.permissions import Need, brief_for_user, project_for_user
@@ -46,11 +47,7 @@ def brief_clean(*, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
         for key, value in extra.items():
             raw.setdefault(key, value)
     form = brief_form_for(kind)(data=raw)
-    if not form.is_valid():
-        raise ValidationError({
-            field: [e["message"] for e in errors]
-            for field, errors in form.errors.get_json_data().items()
-        })
+    raise_for_form(form)
     return form.to_brief_data()
 
 
