@@ -20,8 +20,6 @@ from django.core.exceptions import ValidationError
 from generation.prompts import KINDS, MAX_TARGET_WORDS, KindField, words_for_tokens
 from studio.models.briefs import INSTRUCTIONS_MAX, MAX_VARIANTS, SOURCE_TEXT_MAX, TITLE_MAX
 
-# The longest target the prompt templates accept; the token cap may allow fewer.
-TARGET_WORDS_MAX = MAX_TARGET_WORDS
 # Text fields of the template without a max_length of their own.
 TEXT_MAX = 500
 # Brief columns: never longer than the model allows, whatever a template says.
@@ -107,8 +105,9 @@ class BriefForm(forms.Form):
         self._cap_target_words()
 
     def _cap_target_words(self) -> None:
-        # No longer than a draft can be with this studio's token cap.
-        most = min(TARGET_WORDS_MAX, words_for_tokens(settings.GENERATION_MAX_NEW_TOKENS))
+        # No longer than the templates accept, nor than a draft can be with this studio's
+        # token cap.
+        most = min(MAX_TARGET_WORDS, words_for_tokens(settings.GENERATION_MAX_NEW_TOKENS))
         field = self.fields["target_words"]
         assert isinstance(field, forms.IntegerField)
         field.required = False
