@@ -12,19 +12,23 @@ mkdir -p var
 [ -x /usr/bin/docker ] && export PATH="/usr/bin:$PATH"
 
 skip() { echo "docker smoke SKIPPED: $*"; exit 0; }
+# Each tool on its own: a machine may have the engine from an earlier run but no compose.
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "==> installing Debian's ${need[*]}"
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"; } \
+    >var/apt-docker.log 2>&1 || skip "apt-get install ${need[*]} failed (var/apt-docker.log)"
+  export PATH="/usr/bin:$PATH"
+fi
 if ! docker info >/dev/null 2>&1; then
-  if ! command -v dockerd >/dev/null; then
-    echo "==> installing Debian's docker.io and debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io debootstrap >var/apt-docker.log 2>&1 \
-      || skip "apt-get install docker.io failed (var/apt-docker.log)"
-    export PATH="/usr/bin:$PATH"
-  fi
   echo "==> starting dockerd (log: var/dockerd.log)"
   nohup dockerd >var/dockerd.log 2>&1 &
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { tail -5 var/dockerd.log; skip "dockerd did not start"; }
 fi
-command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
 wheels=""
 ls /opt/wheels/torch-2.13.0+cpu-*.whl >/dev/null 2>&1 && wheels=/opt/wheels
 STANDINS=1 TORCH_WHEELS="$wheels" exec scripts/docker_smoke.sh

@@ -69,6 +69,9 @@ BUILD_ARGS=()
 if [ -n "${TORCH_WHEELS:-}" ]; then
   log "serving torch from $TORCH_WHEELS to the builds"
   gateway="$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}')"
+  # A fresh engine records only the subnet; the gateway is then docker0's own address.
+  [ -n "$gateway" ] || gateway="$(ip -4 -o addr show docker0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')"
+  [ -n "$gateway" ] || die "cannot tell the bridge network's gateway address (docker0)"
   python3 -m pip download -q --no-index --find-links "$TORCH_WHEELS" torch==2.13.0 --no-deps -d "$WORK/wheels"
   python3 -m pip download -q torch==2.13.0 --find-links "$WORK/wheels" -d "$WORK/wheels" 2>/dev/null
   python3 - "$WORK/wheels" "$WORK/index" <<'PY'

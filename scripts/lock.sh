@@ -38,7 +38,8 @@ fi
 
 compile() {  # compile OUTPUT [pip-compile options]
   local out=$1; shift
-  local log=var/lock-compile.log
+  local log
+  log=$(mktemp)
   if ! "$TOOLS/bin/pip-compile" "${args[@]}" "$@" --output-file "$out" "$PYPROJECT" > "$log" 2>&1; then
     grep -v "is ignored" "$log" >&2
     echo "lock: pip-compile could not resolve $out from $PYPROJECT (see above)" >&2
@@ -47,6 +48,7 @@ compile() {  # compile OUTPUT [pip-compile options]
   # pip-compile warns that the lock "may be rejected" by pip: that is torch, left out on
   # purpose and installed before the lock.
   grep -vE "is ignored|may be rejected by pip install" "$log" || true
+  rm -f "$log"
   [ -s "$out" ] || { echo "lock: pip-compile wrote no $out (see above)" >&2; exit 1; }
   if grep -qE '^(nvidia-|cuda-|triton==)' "$out"; then
     echo "lock: $out pins CUDA wheels: torch's CUDA build was resolved instead of its CPU build. Set TORCH_LOCK_INDEX to an index with torch 2.13.0+cpu." >&2
