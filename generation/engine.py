@@ -24,6 +24,7 @@ seed and variant, not on what else shares its batch:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generation.adapters import AdapterCache, AdapterRef
+from generation.adapters import AdapterCache, AdapterRef, library_versions
 from generation.checks import (
     NEAR_IDENTICAL,
     QualityFlag,
@@ -39,7 +40,7 @@ from generation.checks import (
     check_draft,
     near_identical_pairs,
 )
-from generation.errors import RequestError
+from generation.errors import AdapterError, EngineStateError, GenerationError, RequestError
 from generation.models import BaseModel, load_base
 from generation.prompts import (
     BriefInput,
@@ -54,6 +55,9 @@ from generation.specs import ModelSpec
 
 MAX_VARIANTS = 16
 MAX_NEW_TOKENS_CAP = 4096
+# Tokens a load check writes: enough to run the adapter through generate, cheap enough
+# to run before every promotion.
+CHECK_TOKENS = 4
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -140,6 +144,19 @@ class GenerationResult:
     timings: dict[str, float]
 
 
+@dataclass(frozen=True)
+class AdapterCheck:
+    """Outcome of :meth:`Engine.check_adapter`: whether the serving path loads the
+    adapter and writes with it, why not, and what it wrote."""
+
+    ok: bool
+    error: str  # "" when ok: the reason otherwise (names the file and the fix when known)
+    sample: str  # the few tokens written (decoded), "" when it failed
+    seconds: float
+    libraries: dict[str, str]  # torch / transformers / peft versions that did the check
+    base_model: str
+
+
 def variant_seed(seed: int, variant: int, attempt: int = 0) -> int:
     """Seed of one draft row, derived so neighbouring seeds do not correlate."""
     digest = hashlib.sha256(f"{seed}:{variant}:{attempt}".encode()).digest()
@@ -205,6 +222,68 @@ class Engine:
         return cls(load_base(spec, cache_dir, device=device, dtype=dtype,
                              max_context=max_context), **options)
 
+    @property
+    def broken(self) -> str:
+        """Why this engine must not be used again ("" while it is sound): its base
+        model could not be restored after an adapter failed. Load a new engine."""
+        return self.adapters.broken
+
+    def check_adapter(self, ref: AdapterRef, *, max_new_tokens: int = CHECK_TOKENS) -> AdapterCheck:
+        """Load ``ref`` the way generation requests do and write a few tokens with it.
+
+        The check a version must pass before it goes live: the adapter is verified
+        (sha256, no pickles, LoRA tensors only), loaded into this engine's base model,
+        switched on, run over a short prompt (its logits must be finite: a diverged
+        training run gives NaN) and made to write ``max_new_tokens`` tokens. A failure
+        leaves the engine's base model clean (see :class:`AdapterCache`) and comes back
+        as ``ok=False`` with the reason; nothing is raised for the adapter's faults.
+        """
+        started = time.monotonic()
+        request = GenerationRequest(
+            brief=BriefInput(kind="article", title="Load check",
+                             instructions="Write one short sentence about coffee."),
+            adapter=ref,
+            sampling=SamplingParams(temperature=0, max_new_tokens=max_new_tokens,
+                                    min_new_tokens=max_new_tokens),
+            request_id="load-check",
+        )
+
+        def outcome(error: str, sample: str = "") -> AdapterCheck:
+            return AdapterCheck(ok=not error, error=error, sample=sample,
+                                seconds=time.monotonic() - started,
+                                libraries=library_versions(), base_model=str(self.base.spec))
+
+        try:
+            self.prepare(request)
+            self._check_finite(request)
+            result = self.generate([request])[0]
+        except GenerationError as exc:
+            return outcome(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a library fault is the check's answer
+            with contextlib.suppress(EngineStateError):  # kept in self.broken
+                self.adapters.reset()
+            return outcome(f"writing with adapter {ref.path} failed: {type(exc).__name__}: {exc}")
+        draft = result.drafts[0]
+        if draft.completion_tokens < 1:
+            return outcome(f"adapter {ref.path} loaded but wrote nothing")
+        return outcome("", draft.text)
+
+    def _check_finite(self, request: GenerationRequest) -> None:
+        import torch
+
+        prompt = self.build_prompt(request)
+        ids = self.base.tokenizer(prompt.text, return_tensors="pt",
+                                  add_special_tokens=False).input_ids.to(self.base.device)
+        with self.adapters.active(request.adapter), torch.inference_mode():
+            logits = self.base.model(input_ids=ids, logits_to_keep=1).logits
+        if not bool(torch.isfinite(logits).all()):
+            assert request.adapter is not None
+            raise AdapterError(
+                f"adapter {request.adapter.path} makes the model output NaN or infinite "
+                "values (its weights are not finite: a diverged training run?). Fix: "
+                "retrain the project, e.g. with a lower learning rate"
+            )
+
     def build_prompt(self, request: GenerationRequest) -> BuiltPrompt:
         """The prompt a request would use (validates the request too)."""
         self._validate(request)
@@ -222,7 +301,9 @@ class Engine:
 
     def prepare(self, request: GenerationRequest) -> BuiltPrompt:
         """Check one request on its own: its fields, its prompt and its adapter (sha256,
-        no pickles, fits the base model), loading the adapter.
+        no pickles, fits the base model, can be switched on), loading the adapter. A bad
+        adapter is taken out again, so the engine goes on serving the base model and
+        other adapters.
 
         A caller batching requests from different owners checks each one first, so a bad
         request is refused alone, with an error about it only, instead of failing the
@@ -455,6 +536,41 @@ class Engine:
         if len(unique) < len(rows):
             cache.reorder_cache(torch.tensor(owner, device=self.base.device))
         return cache
+
+
+def check_adapter_loads(
+    spec: str | ModelSpec | None,
+    cache_dir: str | Path,
+    ref: AdapterRef,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+) -> AdapterCheck:
+    """:meth:`Engine.check_adapter` on a fresh engine for ``spec``: for a process that
+    has no serving engine (the training worker, checking the adapter it just trained).
+    A base model that cannot be loaded fails the check with its reason."""
+    started = time.monotonic()
+    try:
+        engine = Engine.load(spec, cache_dir, device=device, dtype=dtype, max_adapters=1)
+    except GenerationError as exc:
+        return AdapterCheck(ok=False, error=f"the base model could not be loaded: {exc}",
+                            sample="", seconds=time.monotonic() - started,
+                            libraries=library_versions(), base_model=str(spec))
+    try:
+        return engine.check_adapter(ref)
+    finally:
+        del engine
+        _free_memory()
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:

@@ -40,6 +40,12 @@ class AdapterChecksumError(AdapterError):
     that cannot vouch for the config."""
 
 
+class EngineStateError(GenerationError):
+    """The loaded base model could not be brought back to its plain state after an
+    adapter failed (see ``generation.adapters.AdapterCache``): it must be loaded again.
+    Not the fault of any one request."""
+
+
 class PromptError(GenerationError, ValueError):
     """Base class of problems building a prompt from a brief."""
 
