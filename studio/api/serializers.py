@@ -20,6 +20,7 @@ from studio.models import (
 )
 from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
+from studio.selectors.generation import JobProblem, job_problem
 from studio.selectors.reviews import AGE_CHOICES, FLAG_CHOICES
 from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
 
@@ -105,14 +106,39 @@ class BriefInputSerializer(StrictSerializer):
 
 
 class GenerationJobSerializer(serializers.ModelSerializer):
+    """A generation job. ``error`` is a plain sentence for every member; the technical
+    error is ``error_detail``, given to the team's admins only. The view passes
+    ``project`` and ``is_admin`` in the context (without them: no details)."""
+
+    failure = serializers.ChoiceField(
+        choices=GenerationJob.Failure.choices, allow_blank=True, read_only=True,
+        help_text="Why the job failed, as a code (empty unless it failed).")
+    error = serializers.SerializerMethodField(
+        help_text="What went wrong, in plain words (empty when nothing did).")
+    error_detail = serializers.SerializerMethodField(
+        help_text="The technical error, for the team's admins (null for other roles).")
+
     class Meta:
         model = GenerationJob
         fields = [
             "id", "brief", "status", "model_version", "base_model", "variants", "seed",
-            "attempts", "progress_done", "error", "created_at", "sent_at", "started_at",
-            "finished_at",
+            "attempts", "progress_done", "failure", "error", "error_detail", "created_at",
+            "sent_at", "started_at", "finished_at",
         ]
         read_only_fields = fields
+
+    def _problem(self, job: GenerationJob) -> JobProblem | None:
+        project = self.context.get("project") or job.brief.project
+        return job_problem(job=job, project=project, is_admin=bool(self.context.get("is_admin")))
+
+    def get_error(self, job: GenerationJob) -> str:
+        problem = self._problem(job)
+        return problem.message if problem else ""
+
+    def get_error_detail(self, job: GenerationJob) -> str | None:
+        if not self.context.get("is_admin"):
+            return None
+        return job.error
 
 
 class BriefListSerializer(serializers.ModelSerializer):

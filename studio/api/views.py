@@ -33,6 +33,8 @@ from studio.permissions import (
     examples_visible_to,
     project_for_user,
     projects_visible_to,
+    role_allows,
+    role_in,
     teams_allowing,
     training_job_for_user,
     version_for_user,
@@ -183,7 +185,8 @@ class ProjectBriefsView(StudioMixin, generics.ListAPIView):
         generation_throttle(team_id=project.team_id)
         brief = brief_create(user=request.user, project_id=project.pk, data=data)
         brief.job = brief.jobs.order_by("-created_at", "-pk").first()  # type: ignore[attr-defined]
-        return Response(s.BriefCreatedSerializer(brief).data, status=status.HTTP_201_CREATED)
+        created = s.BriefCreatedSerializer(brief, context=_job_context(request, project))
+        return Response(created.data, status=status.HTTP_201_CREATED)
 
 
 class BriefDetailView(StudioAPIView):
@@ -194,7 +197,15 @@ class BriefDetailView(StudioAPIView):
         brief.page_jobs = [  # type: ignore[attr-defined]
             *([page.latest_job] if page.latest_job else []), *page.older_jobs
         ]
-        return Response(s.BriefDetailSerializer(brief).data)
+        return Response(s.BriefDetailSerializer(
+            brief, context=_job_context(request, brief.project)).data)
+
+
+def _job_context(request: Request, project: Project) -> dict[str, Any]:
+    """What GenerationJobSerializer needs: the project, and whether the technical
+    errors may be shown (the team's admins only)."""
+    return {"project": project,
+            "is_admin": role_allows(role_in(request.user, project.team_id), Need.ADMIN)}
 
 
 def _refuse_body(request: Request) -> None:
@@ -220,7 +231,8 @@ class BriefRegenerateView(StudioAPIView):
         except ValidationError as exc:  # the brief is being written already
             raise Conflict(" ".join(validation_detail(exc).get("non_field_errors", []))
                            or "This brief is already being written.") from exc
-        return Response(s.GenerationJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        body = s.GenerationJobSerializer(job, context=_job_context(request, brief.project))
+        return Response(body.data, status=status.HTTP_202_ACCEPTED)
 
 
 # Drafts ------------------------------------------------------------------------------------

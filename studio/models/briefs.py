@@ -100,6 +100,16 @@ class GenerationJob(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Failure(models.TextChoices):
+        """Why a job failed, in words for everyone (``error`` holds the technical text,
+        for admins). See ``studio.selectors.generation.job_problem``."""
+
+        MODEL = "model", "The model version could not be loaded"
+        BASE_MODEL = "base_model", "The base model could not be loaded"
+        BRIEF = "brief", "The brief could not be written as it is"
+        GAVE_UP = "gave_up", "Stopped on every attempt"
+        ERROR = "error", "Unexpected error"
+
     brief = models.ForeignKey(Brief, on_delete=models.CASCADE, related_name="jobs")
     model_version = models.ForeignKey(
         "studio.ModelVersion",
@@ -118,7 +128,12 @@ class GenerationJob(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     progress_done = models.PositiveSmallIntegerField(default=0)
+    # The technical error (admins see it); ``failure`` says it in plain words.
     error = models.TextField(blank=True)
+    failure = models.CharField(max_length=16, choices=Failure.choices, blank=True)
+    # The error each attempt ended with ({"attempt": n, "error": text}, the last few),
+    # so a job that gives up reports its last real error, not only that it stopped.
+    attempt_errors = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

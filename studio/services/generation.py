@@ -151,13 +151,13 @@ def _claim(*, job_id: int, worker: str) -> Claim | None:
     )
     if not claimed:
         return None
-    job = GenerationJob.objects.only("attempts", "brief_id").get(pk=job_id)
+    job = GenerationJob.objects.only("attempts", "brief_id", "attempt_errors").get(pk=job_id)
     if job.attempts > settings.GENERATION_MAX_ATTEMPTS:
-        # It was claimed this many times without finishing: each attempt killed its
-        # worker or hung. Stop here rather than take down workers forever.
+        # It was claimed this many times without finishing: each attempt failed, killed
+        # its worker or hung. Stop here rather than take down workers forever.
         job_fail(job_id=job_id, token=token,
-                 error=f"Gave up after {job.attempts - 1} attempts: the worker stopped "
-                 "each time while writing (crash, out of memory or time limit).")
+                 error=gave_up_message(job.attempts - 1, job.attempt_errors),
+                 failure=GenerationJob.Failure.GAVE_UP, record_attempt=False)
         return None
     Brief.objects.filter(pk=job.brief_id, status=Brief.Status.QUEUED).update(
         status=Brief.Status.GENERATING
@@ -370,29 +370,73 @@ def job_complete(
     return True
 
 
+# Attempts whose error a job keeps (the last ones).
+ATTEMPT_ERRORS_KEPT = 5
+
+
+def gave_up_message(attempts: int, attempt_errors: list[dict[str, Any]]) -> str:
+    """What a job that used up its attempts reports: the last real error recorded, and
+    whether later attempts stopped without one (a crash or kill records nothing)."""
+    last = next((e for e in reversed(attempt_errors or []) if e.get("error")), None)
+    if last is None:
+        return (f"Gave up after {attempts} attempts: the worker stopped each time while "
+                "writing (crash, out of memory or time limit).")
+    message = (f"Gave up after {attempts} attempts. Last error (attempt {last['attempt']}): "
+               f"{last['error']}")
+    after = int(last["attempt"]) + 1
+    if after <= attempts:
+        later = f"Attempt {after}" if after == attempts else f"Attempts {after}–{attempts}"
+        message += (f" {later} stopped without an error (crash, out of memory or time "
+                    "limit).")
+    return message
+
+
+def _attempt_errors(job: GenerationJob, error: str) -> list[dict[str, Any]]:
+    kept = [e for e in (job.attempt_errors or []) if e.get("attempt") != job.attempts]
+    return [*kept, {"attempt": job.attempts, "error": error[:2000]}][-ATTEMPT_ERRORS_KEPT:]
+
+
+def _claimed_row(job_id: int, token: str) -> GenerationJob | None:
+    return (GenerationJob.objects.select_for_update()
+            .only("attempts", "attempt_errors", "brief_id", "model_version_id")
+            .filter(pk=job_id, claim_token=token, status=GenerationJob.Status.RUNNING)
+            .first())
+
+
 def job_release(*, claim: Claim, error: str) -> bool:
-    """Give a job back to the queue after a transient error (the task retries it)."""
-    return bool(
-        GenerationJob.objects.filter(pk=claim.job_id, claim_token=claim.token,
-                                     status=GenerationJob.Status.RUNNING)
-        .update(status=GenerationJob.Status.QUEUED, error=error[:2000], claim_token="",
-                sent_at=timezone.now())
-    )
-
-
-def job_fail(*, job_id: int, token: str, error: str) -> bool:
-    """Mark a job failed for good; its brief shows the error."""
+    """Give a job back to the queue after a transient error (the task retries it); the
+    error is kept as this attempt's."""
     with transaction.atomic():
-        updated = GenerationJob.objects.filter(
-            pk=job_id, claim_token=token, status=GenerationJob.Status.RUNNING
-        ).update(status=GenerationJob.Status.FAILED, error=error[:2000],
-                 finished_at=timezone.now())
-        if updated:
-            job = GenerationJob.objects.only("brief_id").get(pk=job_id)
-            # A brief that already has drafts from an earlier job stays in review.
-            if not Draft.objects.filter(job__brief_id=job.brief_id).exists():
-                Brief.objects.filter(pk=job.brief_id).update(status=Brief.Status.FAILED)
-    return bool(updated)
+        job = _claimed_row(claim.job_id, claim.token)
+        if job is None:
+            return False
+        return bool(
+            GenerationJob.objects.filter(pk=job.pk, claim_token=claim.token,
+                                         status=GenerationJob.Status.RUNNING)
+            .update(status=GenerationJob.Status.QUEUED, error=error[:2000], claim_token="",
+                    attempt_errors=_attempt_errors(job, error), sent_at=timezone.now())
+        )
+
+
+def job_fail(
+    *, job_id: int, token: str, error: str,
+    failure: str = GenerationJob.Failure.ERROR, record_attempt: bool = True,
+) -> bool:
+    """Mark a job failed for good: ``error`` is the technical text (admins see it),
+    ``failure`` (a GenerationJob.Failure) what everyone is told."""
+    with transaction.atomic():
+        job = _claimed_row(job_id, token)
+        if job is None:
+            return False
+        fields: dict[str, Any] = {"status": GenerationJob.Status.FAILED, "error": error[:2000],
+                                  "failure": failure, "finished_at": timezone.now()}
+        if record_attempt:
+            fields["attempt_errors"] = _attempt_errors(job, error)
+        GenerationJob.objects.filter(pk=job.pk).update(**fields)
+        # A brief that already has drafts from an earlier job stays in review.
+        if not Draft.objects.filter(job__brief_id=job.brief_id).exists():
+            Brief.objects.filter(pk=job.brief_id).update(status=Brief.Status.FAILED)
+    return True
 
 
 def jobs_reconcile() -> list[int]:

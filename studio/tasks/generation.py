@@ -15,6 +15,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from studio.models import GenerationJob
 from studio.services import generation as jobs
 from studio.services.briefs import job_send
 from studio.tasks.heartbeat import heartbeat
@@ -121,6 +122,26 @@ def _is_permanent(exc: BaseException) -> bool:
                       | ModelNotFoundError)
 
 
+def failure_of(exc: BaseException) -> str:
+    """The plain-words class of a job's error (GenerationJob.Failure)."""
+    from generation.errors import (
+        AdapterError,
+        ModelLoadError,
+        ModelNotFoundError,
+        ModelSpecError,
+        PromptError,
+        RequestError,
+    )
+
+    if isinstance(exc, AdapterError):
+        return GenerationJob.Failure.MODEL
+    if isinstance(exc, ModelLoadError | ModelNotFoundError | ModelSpecError):
+        return GenerationJob.Failure.BASE_MODEL
+    if isinstance(exc, PromptError | RequestError):
+        return GenerationJob.Failure.BRIEF
+    return GenerationJob.Failure.ERROR
+
+
 def _refuse_bad_requests(
     engine: Any, claims: list[Any], inputs: list[dict[str, Any]]
 ) -> tuple[list[Any], list[Any]]:
@@ -137,7 +158,8 @@ def _refuse_bad_requests(
             if not _is_permanent(exc):
                 raise
             logger.warning("job %s refused: %s: %s", c.job_id, type(exc).__name__, exc)
-            jobs.job_fail(job_id=c.job_id, token=c.token, error=f"{type(exc).__name__}: {exc}")
+            jobs.job_fail(job_id=c.job_id, token=c.token, error=f"{type(exc).__name__}: {exc}",
+                          failure=failure_of(exc))
             continue
         kept.append(c)
         requests.append(request)
@@ -185,7 +207,8 @@ def generate_job(self: Any, job_id: int) -> str:
         logger.warning("job %s failed: %s", job_id, message)
         if _is_permanent(exc) and (shared or len(claims) == 1):
             for c in claims:
-                jobs.job_fail(job_id=c.job_id, token=c.token, error=message)
+                jobs.job_fail(job_id=c.job_id, token=c.token, error=message,
+                              failure=failure_of(exc))
             return "failed"
         # Anything else, or a permanent error that could be any one job's (each was checked
         # on its own, so this is rare): nobody fails for another's request. The mates run
@@ -195,7 +218,8 @@ def generate_job(self: Any, job_id: int) -> str:
                 job_send(mate.job_id)
         if claim.attempts >= settings.GENERATION_MAX_ATTEMPTS:
             jobs.job_fail(job_id=claim.job_id, token=claim.token,
-                          error=f"Failed {claim.attempts} times; last error: {message}")
+                          error=f"Failed {claim.attempts} times; last error: {message}",
+                          failure=failure_of(exc))
             return "failed"
         jobs.job_release(claim=claim, error=message)
         raise self.retry(exc=exc, countdown=min(60, 2 ** claim.attempts)) from exc
@@ -203,3 +227,4 @@ def generate_job(self: Any, job_id: int) -> str:
         jobs.job_complete(claim=c, prompt=result.prompt, drafts=to_drafts(result),
                           timings=result.timings)
     return f"wrote {sum(len(r.drafts) for r in results)} drafts for {len(claims)} jobs"
+

@@ -28,6 +28,7 @@ from studio.permissions import (
     role_in,
 )
 from studio.selectors.briefs import ACTIVE_STATUSES, brief_page, parse_brief_filters, project_briefs
+from studio.selectors.generation import job_problem
 from studio.services.briefs import brief_clean, brief_create
 from studio.services.reviews import draft_set_ab_pick
 
@@ -108,6 +109,7 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
     brief = brief_for_user(request.user, brief_id)
     role = role_in(request.user, brief.project.team_id)
     page = brief_page(brief=brief, with_decisions=True)
+    is_admin = role_allows(role, Need.ADMIN)
     return render(request, "studio/briefs/detail.html", {
         "brief": brief,
         "project": brief.project,
@@ -115,6 +117,8 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
         "reasons": list(REJECT_REASONS.items()),
         "can_submit": role_allows(role, Need.SUBMIT),
         "can_review": role_allows(role, Need.REVIEW),
+        "is_admin": is_admin,
+        "problem": job_problem(job=page.latest_job, project=brief.project, is_admin=is_admin),
     })
 
 

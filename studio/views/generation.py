@@ -14,8 +14,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from studio.api.throttling import GenerationThrottled, generation_throttle
 from studio.models import GenerationJob
-from studio.permissions import Need, brief_for_user
-from studio.selectors.generation import brief_latest_job
+from studio.permissions import Need, brief_for_user, role_allows, role_in
+from studio.selectors.generation import brief_latest_job, job_problem
 from studio.services.briefs import brief_regenerate
 from studio.views.briefs import brief_detail
 
@@ -27,8 +27,11 @@ def _status_response(
 ) -> HttpResponse:
     brief = brief_for_user(request.user, brief_id)
     job = brief_latest_job(brief=brief)
+    is_admin = role_allows(role_in(request.user, brief.project.team_id), Need.ADMIN)
     response = render(request, "studio/briefs/_status.html",
-                      {"brief": brief, "job": job, "throttled": throttled},
+                      {"brief": brief, "job": job, "throttled": throttled, "is_admin": is_admin,
+                       "problem": job_problem(job=job, project=brief.project,
+                                              is_admin=is_admin)},
                       status=throttled.status_code if throttled else 200)
     if request.htmx and job is not None and job.status not in ACTIVE:  # type: ignore[attr-defined]
         # The poll that sees the job end tells the page to show the new drafts.

@@ -112,7 +112,7 @@ def test_it_fails_a_bad_request_at_once_with_the_error_on_the_job(
     job.refresh_from_db()
     brief.refresh_from_db()
     assert job.status == "failed" and job.attempts == 1
-    assert "PromptTooLongError" in job.error
+    assert "PromptTooLongError" in job.error and job.failure == "brief"
     assert brief.status == "failed"
 
 
@@ -126,8 +126,50 @@ def test_it_gives_up_on_a_job_that_killed_its_worker_too_often(
     assert _run(job) == "nothing to do"
     job.refresh_from_db()
     assert job.status == "failed"
-    assert "Gave up after 3 attempts" in job.error
+    assert job.error == ("Gave up after 3 attempts: the worker stopped each time while "
+                         "writing (crash, out of memory or time limit).")
+    assert job.failure == "gave_up"
     assert job.brief.status == "failed"
+
+
+def test_it_gives_up_reporting_the_last_real_error_of_its_attempts(
+    tiny_project: World, settings: Any
+) -> None:
+    """Issue #11: a job ended as "the worker stopped each time" while its attempts had
+    failed with a real error; the error of each attempt is kept and reported."""
+    job = _brief(tiny_project).jobs.get()
+    stale = timezone.now() - timedelta(seconds=settings.GENERATION_STUCK_AFTER + 5)
+    first = jobs.job_claim(job_id=job.pk, worker="w1")
+    assert first is not None
+    assert jobs.job_release(claim=first, error="ValueError: The version of PEFT you are "
+                            "using is not compatible, please use a version >= 0.99")
+    for attempt in (2, 3):  # both killed mid-job: no error recorded, the heartbeat stops
+        assert jobs.job_claim(job_id=job.pk, worker=f"w{attempt}") is not None
+        GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=stale)
+    assert jobs.job_claim(job_id=job.pk, worker="w4") is None
+
+    job.refresh_from_db()
+    assert (job.status, job.failure) == ("failed", "gave_up")
+    assert job.error == (
+        "Gave up after 3 attempts. Last error (attempt 1): ValueError: The version of PEFT "
+        "you are using is not compatible, please use a version >= 0.99 Attempts 2–3 stopped "
+        "without an error (crash, out of memory or time limit).")
+    assert job.attempt_errors == [{"attempt": 1, "error": "ValueError: The version of PEFT "
+                                   "you are using is not compatible, please use a version "
+                                   ">= 0.99"}]
+
+
+@pytest.mark.parametrize(("errors", "said"), [
+    ([{"attempt": 3, "error": "RuntimeError: boom"}],
+     "Gave up after 3 attempts. Last error (attempt 3): RuntimeError: boom"),
+    ([{"attempt": 1, "error": "A"}, {"attempt": 2, "error": "B"}],
+     "Gave up after 3 attempts. Last error (attempt 2): B Attempt 3 stopped without an "
+     "error (crash, out of memory or time limit)."),
+])
+def test_it_names_the_attempts_that_stopped_after_the_last_error(
+    errors: list[dict[str, Any]], said: str
+) -> None:
+    assert jobs.gave_up_message(3, errors) == said
 
 
 def test_it_takes_over_a_job_whose_worker_stopped_beating(tiny_project: World) -> None:
@@ -222,6 +264,7 @@ def test_a_bad_adapter_fails_only_its_own_job_in_a_batch_shared_with_another_tea
     assert (ours.status, ours.error, ours.attempts) == ("succeeded", "", 1)
     assert Draft.objects.filter(job=ours).count() == 2
     assert theirs.status == "failed" and "AdapterChecksumError" in theirs.error
+    assert theirs.failure == "model"
     assert not Draft.objects.filter(job=theirs).exists()
     assert str(folder) not in Brief.objects.get(pk=ours.brief_id).jobs.get().error
 
