@@ -4,11 +4,15 @@ A worker process keeps one base model in memory (loaded on its first job) and le
 engine switch LoRA adapters per project. Database work is in
 studio.services.generation; this module only converts plain data to the library's
 dataclasses and back.
+
+A version whose adapter cannot be loaded fails its own jobs only, each with the reason
+(the engine takes the adapter out again and serves the base model and other adapters on).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -28,11 +32,15 @@ _engine_spec = ""
 
 
 def engine_for(base_model: str) -> Any:
-    """This process's engine for ``base_model``; loads it once, replaces it on a new base."""
+    """This process's engine for ``base_model``; loads it once, replaces it on a new base
+    or when an adapter failure left its base model unusable (``Engine.broken``)."""
     global _engine, _engine_spec
     from generation.engine import Engine
 
     with _engine_lock:
+        if _engine is not None and _engine.broken:
+            logger.error("reloading base model %s: %s", _engine_spec, _engine.broken)
+            _engine = None
         if _engine is None or _engine_spec != base_model:
             _engine = None  # free the old base before loading another
             _engine = Engine.load(base_model, settings.MODEL_CACHE_DIR,
@@ -176,7 +184,8 @@ def _refuse_bad_requests(
     soft_time_limit=max(1, settings.GENERATION_TASK_TIME_LIMIT - 30),
 )
 def generate_job(self: Any, job_id: int) -> str:
-    worker = f"{self.request.hostname or 'local'}:{self.request.id or '-'}"
+    # The process id too: admins (and tests) can tell which process wrote a job.
+    worker = f"{self.request.hostname or 'local'} pid {os.getpid()}:{self.request.id or '-'}"
     claim = jobs.job_claim(job_id=job_id, worker=worker)
     if claim is None:
         return "nothing to do"

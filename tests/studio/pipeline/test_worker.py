@@ -133,3 +133,80 @@ def test_it_fails_a_job_whose_model_always_breaks_after_n_attempts(
     assert "ModelLoadError" in job.error
     brief.refresh_from_db()
     assert brief.status == "failed"
+
+
+def test_it_keeps_serving_in_the_same_process_after_a_broken_adapter_fails_its_job(
+    tiny: World, processes: Processes, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Issue #11, point 3, with a real worker: live adapters the base cannot load (one
+    trained on another base model, one whose weights file carries a base-model tensor)
+    fail their own jobs with the reason; then the same worker process writes a base-model
+    job and another team's adapter job exactly as a fresh engine does."""
+    from safetensors.torch import load_file, save_file
+
+    from generation.adapters import adapter_sha256
+    from generation.engine import Engine
+    from generation.testing import build_tiny_adapter, build_tiny_model
+    from studio.services.generation import job_inputs
+    from studio.services.training import model_use_base
+    from studio.tasks.generation import to_request
+    from tests.factories import ModelVersionFactory
+
+    world = tiny
+    base = world.project.base_model
+
+    def live_version(project: Any, folder: Path, number: int) -> Any:
+        # Made live directly: promote's load check would refuse the broken ones.
+        project.versions.filter(status="live").update(status="archived")
+        version = ModelVersionFactory(project=project, number=number, status="live",
+                                      base_model=base, adapter_path=str(folder),
+                                      adapter_sha256=adapter_sha256(folder))
+        project.base_model, project.live_model = base, version
+        project.save()
+        return version
+
+    theirs_version = live_version(
+        world.other_project, build_tiny_adapter(tiny_model_dir, tmp_path / "good"), 3_000_001)
+    other_base = build_tiny_model(tmp_path / "other-base", hidden_size=32, heads=2)
+    for_another_base = build_tiny_adapter(other_base, tmp_path / "for-another-base")
+    overwriting = build_tiny_adapter(tiny_model_dir, tmp_path / "overwriting", seed=5)
+    tensors = load_file(overwriting / "adapter_model.safetensors")
+    tensors["base_model.model.model.norm.weight"] = 0 * next(iter(tensors.values()))[0]
+    save_file(tensors, overwriting / "adapter_model.safetensors")
+    worker = processes.worker()
+
+    def write(project: Any, user: Any, title: str) -> GenerationJob:
+        job = brief_create(user=user, project_id=project.pk, data={
+            "kind": "article", "title": title, "instructions": "Say why.", "variants": 1,
+        }).jobs.get()
+        wait_for(lambda: _finished(job), 60, f"job {title!r}")
+        return job
+
+    # The worker's model is wrapped by peft (another team's adapter) when the bad ones come.
+    first = write(world.other_project, world.outsider, "Their first brief")
+    live_version(world.project, for_another_base, 3_000_002)
+    wrong_shape = write(world.project, world.marketer, "Our brief on v2")
+    live_version(world.project, overwriting, 3_000_003)
+    overwrite = write(world.project, world.marketer, "Our brief on v3")
+    model_use_base(user=world.admin, project_id=world.project.pk)  # the admin's way out
+    on_base = write(world.project, world.marketer, "Our brief on the base model")
+    second = write(world.other_project, world.outsider, "Their second brief")
+
+    for job, reason in (
+        (wrong_shape, "adapter_model.safetensors holds LoRA weights of the wrong shape"),
+        (overwrite, "that are not LoRA weights (base_model.model.model.norm.weight)"),
+    ):
+        assert (job.status, job.failure, job.attempts) == ("failed", "model", 1)
+        assert reason in job.error and "Fix: retrain" in job.error
+    fresh = Engine.load(base, tmp_path / "cache")  # what a restarted worker would write
+    for job, version in ((first, theirs_version), (on_base, None), (second, theirs_version)):
+        assert job.status == "succeeded", job.error
+        assert job.model_version_id == (version.pk if version else None)
+        drafts = list(Draft.objects.filter(job=job))
+        assert drafts[0].params["adapter_sha256"] == (version.adapter_sha256 if version else None)
+        expected = fresh.generate([to_request(job_inputs(job_id=job.pk))])[0].drafts[0].text
+        assert [d.text for d in drafts] == [expected]
+    processes_of = {job.worker.split(":")[0] for job in (first, wrong_shape, on_base, second)}
+    assert len(processes_of) == 1 and " pid " in processes_of.pop()  # one worker process
+    log = worker.log_path.read_text()  # type: ignore[attr-defined]
+    assert log.count("loaded base model") == 1  # never restarted nor reloaded
