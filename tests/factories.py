@@ -104,6 +104,9 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: n + 1)
     base_model = "bundled:smollm2-135m-instruct"
     status = ModelVersion.Status.READY
+    # As a training job registers a version whose load check passed; tests of the check
+    # itself set it.
+    load_check = ModelVersion.LoadCheck.OK
 
 
 class TrainingJobFactory(factory.django.DjangoModelFactory):

@@ -414,7 +414,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         model = ModelVersion
         fields = ["id", "project", "number", "base_model", "base_revision", "adapter_sha256",
                   "parent", "snapshot", "training_job", "metrics", "status", "created_at",
-                  "promoted_at"]
+                  "promoted_at", "load_check", "load_check_error", "load_checked_at",
+                  "load_check_info"]
         read_only_fields = fields
 
 

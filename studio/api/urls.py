@@ -50,6 +50,8 @@ api_patterns: list[URLPattern | URLResolver] = [
          name="model-version-promote"),
     path("model-versions/<int:version_id>/rollback/", views.ModelRollbackView.as_view(),
          name="model-version-rollback"),
+    path("model-versions/<int:version_id>/check/", views.ModelCheckView.as_view(),
+         name="model-version-check"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

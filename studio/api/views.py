@@ -613,8 +613,28 @@ class ModelPromoteView(_VersionSwitchView):
     @extend_schema(request=None,
                    responses={200: s.ModelVersionSerializer, **error_responses(404, 409)})
     def post(self, request: Request, version_id: int) -> Response:
-        """Make a ready version live (its adapter's sha256 is checked first)."""
+        """Make a ready version live. Its adapter's sha256 is checked first, and its load
+        check must have passed (``load_check`` "ok": the serving loader loaded it and
+        wrote with it); otherwise 409 with the reason and the live model is unchanged."""
         return super().post(request, version_id)
+
+
+class ModelCheckView(StudioAPIView):
+    @extend_schema(request=None,
+                   responses={202: s.ModelVersionSerializer, **error_responses(404, 409)})
+    def post(self, request: Request, version_id: int) -> Response:
+        """Check that the version loads: a generation worker loads its adapter with its
+        serving engine and writes a few tokens. 202 with ``load_check`` "pending"; poll
+        the version list for "ok" or "failed" (with ``load_check_error``). 409 for a
+        version without an adapter."""
+        version_for_user(request.user, version_id, need=Need.ADMIN)
+        _refuse_body(request)
+        try:
+            version = training_svc.model_version_check_request(user=request.user,
+                                                               version_id=version_id)
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.messages)) from exc
+        return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ModelRollbackView(_VersionSwitchView):

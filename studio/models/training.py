@@ -128,6 +128,17 @@ class ModelVersion(models.Model):
         ARCHIVED = "archived", "Archived"
         FAILED = "failed", "Failed"
 
+    class LoadCheck(models.TextChoices):
+        """Whether the serving loader loads the adapter and writes with it
+        (``generation.engine.Engine.check_adapter``): run by the training task when it
+        registers the version, again on an admin's request by a generation worker, and
+        set to failed when a generation worker cannot load the version."""
+
+        UNCHECKED = "unchecked", "Not checked"
+        PENDING = "pending", "Checking"
+        OK = "ok", "Loads and writes"
+        FAILED = "failed", "Cannot be loaded"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     base_model = models.CharField(max_length=300)
@@ -149,6 +160,14 @@ class ModelVersion(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
+    # The last load check: promote needs "ok" (studio.services.training).
+    load_check = models.CharField(max_length=16, choices=LoadCheck.choices,
+                                  default=LoadCheck.UNCHECKED)
+    load_check_error = models.TextField(blank=True)
+    load_checked_at = models.DateTimeField(null=True, blank=True)
+    # Where and with what it was checked: {"where", "libraries", "sample", "seconds",
+    # "base_model"}.
+    load_check_info = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-number"]

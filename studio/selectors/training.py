@@ -95,6 +95,20 @@ def model_versions_for(user: Any, *, project: Project) -> QuerySet[ModelVersion]
             .select_related("parent", "snapshot", "training_job").order_by("-number"))
 
 
+def model_rollback_target(user: Any, *, project: Project) -> ModelVersion | None:
+    """Where a roll back would go when the live version breaks: the newest archived
+    version whose load check has not failed (the live version's parent first)."""
+    live = project.live_model
+    candidates = (versions_visible_to(user).filter(project=project,
+                                                   status=ModelVersion.Status.ARCHIVED)
+                  .exclude(load_check=ModelVersion.LoadCheck.FAILED).order_by("-number"))
+    if live is not None and live.parent_id is not None:
+        parent = candidates.filter(pk=live.parent_id).first()
+        if parent is not None:
+            return parent
+    return candidates.first()
+
+
 def training_job_elapsed(job: TrainingJob) -> int | None:
     if job.started_at is None:
         return None

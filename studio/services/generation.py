@@ -423,7 +423,11 @@ def job_fail(
     failure: str = GenerationJob.Failure.ERROR, record_attempt: bool = True,
 ) -> bool:
     """Mark a job failed for good: ``error`` is the technical text (admins see it),
-    ``failure`` (a GenerationJob.Failure) what everyone is told."""
+    ``failure`` (a GenerationJob.Failure) what everyone is told. A job that failed
+    because its model version could not be loaded marks that version's load check
+    failed, so the models page says so and promote refuses it."""
+    from studio.services.training import model_version_load_failed
+
     with transaction.atomic():
         job = _claimed_row(job_id, token)
         if job is None:
@@ -436,6 +440,8 @@ def job_fail(
         # A brief that already has drafts from an earlier job stays in review.
         if not Draft.objects.filter(job__brief_id=job.brief_id).exists():
             Brief.objects.filter(pk=job.brief_id).update(status=Brief.Status.FAILED)
+        if failure == GenerationJob.Failure.MODEL and job.model_version_id is not None:
+            model_version_load_failed(version_id=job.model_version_id, error=error)
     return True
 
 

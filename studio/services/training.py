@@ -19,6 +19,21 @@
   atomically (project row locked), after checking the adapter files are there and still
   have their recorded sha256; :func:`model_use_base` takes the live version off, so the
   project serves its plain base model again.
+* Load checks: promote (and auto-promote) switches only to a version whose adapter the
+  serving loader has loaded and written a few tokens with
+  (``generation.engine.Engine.check_adapter``). The web process cannot run that check
+  (it never imports torch), and waiting in a web request for a busy generation worker
+  would make promote time out at random, so the check runs where the model lives and
+  its outcome is recorded on the version (``load_check``, with the error, the libraries
+  and where it ran): the training task checks the adapter it just trained before it
+  registers the version (a failed check is never auto-promoted); an admin can ask for
+  the check again (:func:`model_version_check_request`, run by a generation worker with
+  its own engine: for versions made before checks existed, or after a library
+  upgrade); and a generation worker that cannot load a version marks its check failed
+  (:func:`model_version_load_failed`). Promote refuses a version whose check is missing,
+  running or failed, with the reason; roll back refuses one whose check failed (a
+  version that served before and was never checked may go back live: it is the way
+  out when the live one breaks), and "use the base model" is always there.
 * Checksums: :func:`adapter_checksums_upgrade` re-records versions whose sha256 is a
   legacy checksum of the weights alone (see ``generation.adapters``), only while the
   weights still match it (``manage.py adapter_checksums_upgrade``).
@@ -576,14 +591,16 @@ def training_job_stopped(*, claim: Claim) -> bool:
 def training_job_finish(
     *, claim: Claim, adapter_path: str, adapter_sha: str, metrics: dict[str, Any],
     candidate_wins: bool, base_revision: str | None = None,
+    load_check: dict[str, Any] | None = None,
 ) -> ModelVersion | None:
     """Register the job's adapter as the project's next ModelVersion (ready), mark the
-    job succeeded and, with auto-promote on and a winning candidate, make it live.
-    None (nothing written) when the claim was lost.
+    job succeeded and, with auto-promote on, a winning candidate and a passing load
+    check, make it live. None (nothing written) when the claim was lost.
 
     The version records the base model the job started with and ``base_revision`` (the
     worker passes the revision of the base it trained on; None: worked out now with
-    ``generation.models.model_revision``)."""
+    ``generation.models.model_revision``), and ``load_check`` (``{"ok", "error",
+    "info"}``, the serving loader's check of the adapter; None: not checked)."""
     with transaction.atomic():
         job = TrainingJob.objects.select_related("project").get(pk=claim.job_id)
         # The live version is read after the lock (not joined into the locking query),
@@ -605,13 +622,15 @@ def training_job_finish(
             parent=project.live_model, snapshot=job.snapshot, training_job=job,
             metrics={**metrics, "candidate_wins": candidate_wins},
             status=ModelVersion.Status.READY,
+            **_load_check_fields(load_check),
         )
         job.status = TrainingJob.Status.SUCCEEDED
         job.finished_at = timezone.now()
         job.eta_seconds = None
         job.error = ""
         job.save(update_fields=["status", "finished_at", "eta_seconds", "error"])
-        if project.auto_promote and candidate_wins:
+        if (project.auto_promote and candidate_wins
+                and version.load_check == ModelVersion.LoadCheck.OK):
             _make_live(project=project, version=version, actor=None, verb="model.promote",
                        extra={"auto": True})
         webhook_training_finished(job_id=job.pk)
@@ -701,6 +720,30 @@ def _verify_adapter(version: ModelVersion) -> None:
         ) from exc
 
 
+def _verify_load_check(version: ModelVersion, verb: str) -> None:
+    """Promote needs a passing load check; roll back refuses only a failed one."""
+    check = version.load_check
+    name = f"v{version.number}"
+    if check == ModelVersion.LoadCheck.FAILED:
+        raise ValidationError(
+            f"{name} cannot be loaded: {version.load_check_error.rstrip('. ')}. Refused; "
+            "the live model is unchanged. Retrain the project, or fix the cause and check "
+            "it again."
+        )
+    if verb == "model.rollback" or check == ModelVersion.LoadCheck.OK:
+        return
+    if check == ModelVersion.LoadCheck.PENDING:
+        raise ValidationError(
+            f"{name} is being checked (loaded and made to write a few tokens); promote it "
+            "once the check has passed. The live model is unchanged."
+        )
+    raise ValidationError(
+        f"{name} has not been checked yet: check that it loads (the models page's "
+        f"Check button, or POST /api/model-versions/{version.pk}/check/), then promote "
+        "it. The live model is unchanged."
+    )
+
+
 def _is_legacy_record(folder: Path, recorded: str) -> bool:
     """True when ``recorded`` is a weights-only checksum the weights still match."""
     try:
@@ -715,6 +758,7 @@ def _make_live(
 ) -> None:
     """Switch the live version; the caller holds the project row lock."""
     _verify_adapter(version)
+    _verify_load_check(version, verb)
     old = project.live_model
     now = timezone.now()
     if old is not None and old.pk != version.pk:
@@ -791,6 +835,78 @@ def model_use_base(*, user: Any, project_id: object) -> Project:
         audit_record(actor=user, team=project.team, verb="model.use_base", obj=project,
                      before={"live": live.number}, after={"live": None, "base_model": base})
     return project
+
+
+# --- Load checks -------------------------------------------------------------------
+
+
+def _load_check_fields(check: dict[str, Any] | None) -> dict[str, Any]:
+    if check is None:
+        return {"load_check": ModelVersion.LoadCheck.UNCHECKED}
+    return {
+        "load_check": (ModelVersion.LoadCheck.OK if check["ok"]
+                       else ModelVersion.LoadCheck.FAILED),
+        "load_check_error": "" if check["ok"] else str(check.get("error") or "")[:4000],
+        "load_checked_at": timezone.now(),
+        "load_check_info": dict(check.get("info") or {}),
+    }
+
+
+def model_version_check_request(*, user: Any, version_id: object) -> ModelVersion:
+    """Ask a generation worker to check that the version loads and writes (admins).
+
+    The version's check becomes "pending" and ``check_model_version`` is queued on
+    commit (queue ``generate``: the worker uses its own serving engine). Refused for a
+    version without an adapter. When the queue is unreachable the check goes back to
+    "not checked" with a note, so nothing waits for a message that was never sent."""
+    version = version_for_user(user, version_id, need=Need.ADMIN)
+    if not version.adapter_path:
+        raise ValidationError(f"v{version.number} has no adapter: there is nothing to check.")
+    with transaction.atomic():
+        ModelVersion.objects.filter(pk=version.pk).update(
+            load_check=ModelVersion.LoadCheck.PENDING, load_check_error=""
+        )
+        transaction.on_commit(lambda: model_version_check_send(version.pk))
+    version.refresh_from_db()
+    return version
+
+
+def model_version_check_send(version_id: int) -> bool:
+    from studio.tasks.generation import check_model_version
+
+    try:
+        check_model_version.apply_async(args=[version_id], retry=False)
+    except Exception:  # noqa: BLE001 - any broker error: say so on the version
+        logger.warning("Broker unreachable; load check of version %s not queued", version_id)
+        ModelVersion.objects.filter(pk=version_id, load_check=ModelVersion.LoadCheck.PENDING
+                                    ).update(load_check=ModelVersion.LoadCheck.UNCHECKED,
+                                             load_check_error="The check could not be queued "
+                                             "(the queue is unreachable); try again.")
+        return False
+    return True
+
+
+def model_version_check_target(*, version_id: int) -> dict[str, Any] | None:
+    """What the check task loads: the version's base model and adapter, or None when
+    the version is gone or has no adapter."""
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None or not version.adapter_path:
+        return None
+    return {"version": version.number, "base_model": version.base_model,
+            "adapter": {"path": version.adapter_path, "sha256": version.adapter_sha256}}
+
+
+def model_version_check_record(*, version_id: int, check: dict[str, Any]) -> bool:
+    """Record a load check's outcome (``{"ok", "error", "info"}``) on the version."""
+    return bool(ModelVersion.objects.filter(pk=version_id).update(**_load_check_fields(check)))
+
+
+def model_version_load_failed(*, version_id: int, error: str) -> bool:
+    """A generation worker could not load the version for a job: its check is failed
+    now, with the worker's error, whatever an earlier check said."""
+    return model_version_check_record(version_id=version_id, check={
+        "ok": False, "error": error, "info": {"where": "a generation job"},
+    })
 
 
 # --- Checksums ---------------------------------------------------------------------

@@ -6,7 +6,8 @@ studio.services.generation; this module only converts plain data to the library'
 dataclasses and back.
 
 A version whose adapter cannot be loaded fails its own jobs only, each with the reason
-(the engine takes the adapter out again and serves the base model and other adapters on).
+(the engine takes the adapter out again and serves the base model and other adapters on);
+``check_model_version`` runs the same loader on an admin's request before a promotion.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.conf import settings
 
 from studio.models import GenerationJob
 from studio.services import generation as jobs
+from studio.services import training as versions
 from studio.services.briefs import job_send
 from studio.tasks.heartbeat import heartbeat
 
@@ -150,6 +152,14 @@ def failure_of(exc: BaseException) -> str:
     return GenerationJob.Failure.ERROR
 
 
+def check_record(check: Any, *, where: str) -> dict[str, Any]:
+    """A generation.engine.AdapterCheck as the plain data a version records."""
+    return {"ok": check.ok, "error": check.error, "info": {
+        "where": where, "libraries": dict(check.libraries), "sample": check.sample[:200],
+        "seconds": round(check.seconds, 2), "base_model": check.base_model,
+    }}
+
+
 def _refuse_bad_requests(
     engine: Any, claims: list[Any], inputs: list[dict[str, Any]]
 ) -> tuple[list[Any], list[Any]]:
@@ -237,3 +247,39 @@ def generate_job(self: Any, job_id: int) -> str:
                           timings=result.timings)
     return f"wrote {sum(len(r.drafts) for r in results)} drafts for {len(claims)} jobs"
 
+
+@shared_task(
+    bind=True,
+    name="studio.tasks.generation.check_model_version",
+    # At most once: a check that kills its worker is not worth a redelivery loop; the
+    # version stays "checking" and the admin asks again.
+    acks_late=False,
+    time_limit=settings.GENERATION_TASK_TIME_LIMIT,
+    soft_time_limit=max(1, settings.GENERATION_TASK_TIME_LIMIT - 30),
+)
+def check_model_version(self: Any, version_id: int) -> str:
+    """Load the version's adapter with this worker's serving engine, write a few tokens
+    and record the outcome on the version (promote needs it to pass)."""
+    from generation.adapters import AdapterRef, library_versions
+    from generation.errors import GenerationError
+
+    target = versions.model_version_check_target(version_id=version_id)
+    if target is None:
+        return "nothing to check"
+    where = f"generation worker {self.request.hostname or 'local'} pid {os.getpid()}"
+    try:
+        engine = engine_for(target["base_model"])
+    except GenerationError as exc:
+        versions.model_version_check_record(version_id=version_id, check={
+            "ok": False, "error": f"the base model could not be loaded: {exc}",
+            "info": {"where": where, "libraries": library_versions(),
+                     "base_model": target["base_model"]},
+        })
+        return "failed"
+    adapter = target["adapter"]
+    check = engine.check_adapter(AdapterRef(adapter["path"], adapter["sha256"]))
+    versions.model_version_check_record(version_id=version_id,
+                                        check=check_record(check, where=where))
+    if not check.ok:
+        logger.warning("version %s failed its load check: %s", version_id, check.error)
+    return "ok" if check.ok else "failed"

@@ -125,6 +125,25 @@ def _incumbent_adapter(inputs: dict[str, Any], recorder: ProgressRecorder) -> tu
     return live["path"], f"v{live['version']}"
 
 
+def _load_check(base_model: str, result: Any, recorder: ProgressRecorder) -> dict[str, Any]:
+    """The finishing step: load the new adapter the way generation workers do (same
+    loader, same libraries as this image's lock) and write a few tokens; a version that
+    fails is registered with the reason and never auto-promoted."""
+    from generation.adapters import AdapterRef
+    from generation.engine import check_adapter_loads
+    from studio.tasks.generation import check_record
+
+    recorder.note("load check: loading the adapter as the generation workers do")
+    check = check_adapter_loads(
+        base_model, settings.MODEL_CACHE_DIR,
+        AdapterRef(str(result.adapter_dir), str(result.adapter_sha256)),
+        device=settings.GENERATION_DEVICE,
+    )
+    recorder.note(f"load check passed in {check.seconds:.1f}s" if check.ok
+                  else f"load check FAILED: {check.error}")
+    return check_record(check, where="training worker")
+
+
 def _train(claim: svc.Claim) -> str:
     from generation.models import model_revision, resolve_model_dir
     from generation.training import TrainConfig, compare, evaluate_adapter, train_adapter
@@ -153,10 +172,12 @@ def _train(claim: svc.Claim) -> str:
                                  max_length=config.max_length)
     incumbent = evaluate_adapter(base_dir, incumbent_dir, evals, max_length=config.max_length)
     wins = compare(candidate, incumbent)
+    check = _load_check(inputs["base_model"], result, recorder)
+    svc.training_job_log(claim=claim, loss_curve=recorder.curve, log_tail=recorder.log)
     version = svc.training_job_finish(
         claim=claim, adapter_path=str(result.adapter_dir), adapter_sha=str(result.adapter_sha256),
         metrics=_metrics(candidate, incumbent, incumbent_name, result), candidate_wins=wins,
-        base_revision=base_revision,
+        base_revision=base_revision, load_check=check,
     )
     return "claim lost" if version is None else f"registered v{version.number}"
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from studio.models import TrainingExample, TrainingJob
+from studio.models import ModelVersion, TrainingExample, TrainingJob
 from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
 from studio.selectors import training as sel
 from studio.services import training as svc
@@ -137,10 +137,31 @@ def training_job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 def model_versions(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    versions = list(sel.model_versions_for(request.user, project=project))
+    live = project.live_model
     return render(request, "studio/training/models.html", {
         "project": project, "here": "Models",
-        "versions": sel.model_versions_for(request.user, project=project),
+        "versions": versions,
+        "checking": any(v.load_check == ModelVersion.LoadCheck.PENDING for v in versions),
+        "live_broken": live is not None and live.load_check == ModelVersion.LoadCheck.FAILED,
+        "rollback_target": sel.model_rollback_target(request.user, project=project),
     })
+
+
+@login_required
+@require_POST
+def model_check(request: HttpRequest, version_id: int) -> HttpResponse:
+    """Ask a generation worker to load the version and write a few tokens; the models
+    page shows the outcome (it polls while a check runs)."""
+    version = version_for_user(request.user, version_id, need=Need.ADMIN)
+    try:
+        svc.model_version_check_request(user=request.user, version_id=version.pk)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, f"Checking v{version.number}: a generation worker loads it "
+                         "and writes a few tokens with it. The result shows below.")
+    return redirect(reverse("model_versions", kwargs={"project_id": version.project_id}))
 
 
 def _switch(request: HttpRequest, version_id: int, *, rollback: bool) -> HttpResponse:

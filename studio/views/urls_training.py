@@ -26,4 +26,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
          name="model_use_base"),
     path("models/<int:version_id>/promote/", training.model_promote, name="model_promote"),
     path("models/<int:version_id>/rollback/", training.model_rollback, name="model_rollback"),
+    path("models/<int:version_id>/check/", training.model_check, name="model_check"),
 ]

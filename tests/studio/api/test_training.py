@@ -164,6 +164,38 @@ def test_a_tampered_adapter_is_refused(api: Api, world: World, tmp_path: Path) -
     assert Project.objects.get(pk=world.project.pk).live_model_id is None
 
 
+def test_it_refuses_to_promote_a_version_that_cannot_load_saying_why(
+    api: Api, world: World, tmp_path: Path
+) -> None:
+    version = _adapter_version(world, tmp_path, 106, "ready")
+    ModelVersion.objects.filter(pk=version.pk).update(
+        load_check="failed", load_check_error="adapter folder /srv/a holds pickle-based "
+        "files, which are never loaded: adapter_model.bin")
+    response = api.as_(world.admin).post(_url("model-version-promote", version_id=version.pk))
+    assert response.status_code == 409
+    assert "pickle-based files" in response.json()["detail"]
+    assert "live model is unchanged" in response.json()["detail"]
+    assert Project.objects.get(pk=world.project.pk).live_model_id is None
+
+
+def test_it_queues_a_load_check_and_lists_its_outcome(
+    api: Api, world: World, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    version = _adapter_version(world, tmp_path, 107, "ready")
+    api.as_(world.admin)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = api.post(_url("model-version-check", version_id=version.pk))
+    assert response.status_code == 202 and response.json()["load_check"] == "pending"
+    assert len(callbacks) == 1
+    assert api.post(_url("model-version-check", version_id=version.pk),
+                    {"load_check": "ok"}).status_code == 400  # no body: nothing to set
+    listed = api.get(_url("project-model-versions", project_id=world.project.pk)).json()
+    row = next(v for v in listed["results"] if v["id"] == version.pk)
+    assert row["load_check"] == "pending" and row["load_check_error"] == ""
+    assert api.as_(world.editor).post(_url("model-version-check", version_id=version.pk)
+                                      ).status_code == 403
+
+
 def test_it_goes_back_to_the_base_model(api: Api, world: World, tmp_path: Path) -> None:
     v1 = _adapter_version(world, tmp_path, 105, "ready")
     url = _url("model-version-use-base", project_id=world.project.pk)

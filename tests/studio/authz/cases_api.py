@@ -86,6 +86,8 @@ CASES: list[Case] = [
     # world.version has no adapter (promote) and is not archived (rollback): 409.
     Case("api:model-version-promote", _version, ADMINS, method="post", ok=(409,)),
     Case("api:model-version-rollback", _version, ADMINS, method="post", ok=(409,)),
+    # ... and nothing to check: 409.
+    Case("api:model-version-check", _version, ADMINS, method="post", ok=(409,)),
     # world.project serves its base model already: 409, nothing changes.
     Case("api:model-version-use-base", _project, ADMINS, method="post", ok=(409,)),
 ]

@@ -37,6 +37,7 @@ CASES: list[Case] = [
     # world.version has no adapter: refused with a message, the live model unchanged.
     Case("model_promote", lambda w: {"version_id": w.version.pk}, ADMIN, method="post"),
     Case("model_rollback", lambda w: {"version_id": w.version.pk}, ADMIN, method="post"),
+    Case("model_check", lambda w: {"version_id": w.version.pk}, ADMIN, method="post"),
     # world.project serves its base model already: refused with a message, a redirect.
     Case("model_use_base", _project, ADMIN, method="post"),
     Case("model_use_base", _project, ADMIN, method="post", headers={"HX-Request": "true"}),

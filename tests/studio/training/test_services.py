@@ -290,11 +290,19 @@ def test_it_refuses_an_adapter_whose_sha256_no_longer_matches(
     assert world.project.live_model is None
 
 
-@pytest.mark.parametrize(("auto_promote", "wins", "status"), [
-    (True, True, "live"), (True, False, "ready"), (False, True, "ready"),
-])
+LOADS = {"ok": True, "error": "", "info": {"where": "training worker"}}
+DOES_NOT_LOAD = {"ok": False, "error": "adapter_config.json names target modules this base "
+                 "model does not have", "info": {"where": "training worker"}}
+
+
+@pytest.mark.parametrize(("auto_promote", "wins", "check", "status"), [
+    (True, True, LOADS, "live"), (True, False, LOADS, "ready"), (False, True, LOADS, "ready"),
+    (True, True, DOES_NOT_LOAD, "ready"), (True, True, None, "ready"),
+], ids=["auto-winner", "auto-loser", "manual", "auto-winner-that-does-not-load",
+        "auto-winner-never-checked"])
 def test_it_registers_a_version_and_promotes_only_a_winner_with_auto_promote(
-    world: World, tmp_path: Path, auto_promote: bool, wins: bool, status: str
+    world: World, tmp_path: Path, auto_promote: bool, wins: bool,
+    check: dict[str, Any] | None, status: str,
 ) -> None:
     world.project.auto_promote = auto_promote
     world.project.save()
@@ -308,15 +316,21 @@ def test_it_registers_a_version_and_promotes_only_a_winner_with_auto_promote(
     sha = _fake_adapter(tmp_path / "candidate")
     version = svc.training_job_finish(
         claim=claim, adapter_path=str(tmp_path / "candidate"), adapter_sha=sha,
-        metrics={"candidate": {"eval_loss": 1.0}}, candidate_wins=wins,
+        metrics={"candidate": {"eval_loss": 1.0}}, candidate_wins=wins, load_check=check,
     )
     assert version is not None
     assert version.number == previous.number + 1 and version.parent == previous and version.snapshot == job.snapshot
     version.refresh_from_db()
     assert version.status == status
+    assert version.load_check == ("unchecked" if check is None
+                                  else "ok" if check["ok"] else "failed")
+    if check is not None and not check["ok"]:
+        assert "target modules" in version.load_check_error
     job.refresh_from_db()
     assert job.status == "succeeded"
     assert AuditEvent.objects.filter(verb="model.promote").count() == (status == "live")
+    world.project.refresh_from_db()
+    assert world.project.live_model == (version if status == "live" else previous)
     # A second finish of the same claim (a duplicate run) registers nothing more.
     assert svc.training_job_finish(claim=claim, adapter_path="x", adapter_sha="y", metrics={},
                                    candidate_wins=True) is None

@@ -56,6 +56,11 @@ def test_it_trains_registers_and_promotes_a_version_whose_adapter_the_engine_loa
     assert any("loss" in p for p in job.loss_curve)
     assert any("eval_loss" in p for p in job.loss_curve)
     assert "sft started" in job.log_tail
+    # The finishing step loaded the adapter as the generation workers do and wrote with it.
+    assert version.load_check == "ok" and version.load_checked_at is not None
+    assert version.load_check_info["where"] == "training worker"
+    assert "sample" in version.load_check_info and version.load_check_info["libraries"]["peft"]
+    assert "load check passed" in job.log_tail
     # The gate decided; with auto-promote a winner is live, otherwise it waits.
     tiny.project.refresh_from_db()
     if metrics["candidate_wins"]:
