@@ -24,7 +24,7 @@ project); the load report must match the config exactly (no missing, unexpected 
 mis-shaped tensor: a half-fitting adapter would silently write with random or dropped
 weights); and when anything fails, in our checks or inside transformers/peft, the
 :class:`AdapterCache` takes the half-added adapter out again. When peft cannot do that
-itself (the library is the fault, as after the transformers release of issue #11), the
+itself (the library is the fault: a transformers release that refuses the installed peft), the
 cache unwraps every peft layer with plain torch and the model is the plain base again:
 same parameter names as when it was loaded, no peft attribute left.
 """

@@ -24,9 +24,7 @@ from django.http import Http404
 
 from studio.models import (
     Brief,
-    DatasetSnapshot,
     Draft,
-    GenerationJob,
     Membership,
     ModelVersion,
     Project,
@@ -136,16 +134,6 @@ def brief_for_user(user: AnyUser, brief_id: object, *, need: Need = Need.VIEW) -
     return brief
 
 
-def jobs_visible_to(user: AnyUser) -> QuerySet[GenerationJob]:
-    return GenerationJob.objects.filter(brief__project__team__in=teams_visible_to(user))
-
-
-def job_for_user(user: AnyUser, job_id: object, *, need: Need = Need.VIEW) -> GenerationJob:
-    job = _get(GenerationJob.objects.select_related("brief__project"), job_id)
-    _check(user, job.brief.project.team_id, need)
-    return job
-
-
 def drafts_visible_to(user: AnyUser) -> QuerySet[Draft]:
     return Draft.objects.filter(project__team__in=teams_visible_to(user))
 
@@ -161,10 +149,6 @@ def draft_for_user(user: AnyUser, draft_id: object, *, need: Need = Need.VIEW) -
 
 def examples_visible_to(user: AnyUser) -> QuerySet[TrainingExample]:
     return TrainingExample.objects.filter(project__team__in=teams_visible_to(user))
-
-
-def snapshots_visible_to(user: AnyUser) -> QuerySet[DatasetSnapshot]:
-    return DatasetSnapshot.objects.filter(project__team__in=teams_visible_to(user))
 
 
 def training_jobs_visible_to(user: AnyUser) -> QuerySet[TrainingJob]:

@@ -40,7 +40,7 @@ urlpatterns = [
     path("projects/<int:project_id>/", projects.project_detail, name="project_detail"),
     path("projects/<int:project_id>/settings/", projects.project_settings,
          name="project_settings"),
-    # Brief desk and review workspace (issue 5) and the live generation pipeline (issue 4).
+    # Brief desk and review workspace and the live generation pipeline.
     path("", include("studio.views.urls_desk")),
     path("", include("studio.views.urls_generation")),
     path("", include("studio.views.urls_training")),

@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 
 from studio.models import (
     Brief,
-    ContentKind,
     Draft,
     GenerationJob,
     Membership,
@@ -64,7 +63,7 @@ class BriefFactory(factory.django.DjangoModelFactory):
 
     project = factory.SubFactory(ProjectFactory)
     author = factory.SubFactory(UserFactory)
-    kind = ContentKind.ARTICLE
+    kind = "article"
     title = factory.Sequence(lambda n: f"Brief {n}")
     instructions = "Write about our new roast."
     variants = 2

@@ -45,7 +45,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "team", "team_name", "name", "brand_voice", "style_must", "style_must_not",
-            "banned_terms", "default_kinds", "base_model", "live_model",
+            "banned_terms", "base_model", "live_model",
             "auto_retrain_threshold", "auto_promote", "created_at", "updated_at",
         ]
         read_only_fields = fields

@@ -2,7 +2,7 @@
 
 from .ad_results import AdResult
 from .audit import AuditEvent
-from .briefs import Brief, ContentKind, GenerationJob
+from .briefs import Brief, GenerationJob
 from .drafts import Draft
 from .projects import Project
 from .reviews import Review, ReviewAction
@@ -13,7 +13,6 @@ __all__ = [
     "AdResult",
     "AuditEvent",
     "Brief",
-    "ContentKind",
     "DatasetSnapshot",
     "Draft",
     "GenerationJob",

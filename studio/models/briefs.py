@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from generation.prompts import KINDS
+from generation.prompts.kinds import AdCopyTemplate
 
 from .projects import Project
 
@@ -21,20 +22,6 @@ def kind_choices() -> list[tuple[str, str]]:
 
 def kind_names() -> list[str]:
     return list(KINDS)
-
-
-class ContentKind(models.TextChoices):
-    """Names for the built-in kinds, for code that treats one of them specially
-    (ad results are for ad copy). Not the list of kinds: see :func:`kind_choices`."""
-
-    ARTICLE = "article", "Article"
-    NEWS = "news", "News story"
-    AD_COPY = "ad_copy", "Ad copy"
-    SUMMARY = "summary", "Summary"
-    OUTLINE = "outline", "Outline"
-    SOCIAL_POST = "social_post", "Social post"
-    EMAIL = "email", "Email"
-    FAQ = "faq", "FAQ"
 
 
 class Brief(models.Model):
@@ -91,6 +78,11 @@ class Brief(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def takes_ad_results(self) -> bool:
+        """Marketers report how the picked variants ran: ad copy only."""
+        return self.kind == AdCopyTemplate.name
 
 
 class GenerationJob(models.Model):

@@ -40,7 +40,6 @@ class Project(models.Model):
     banned_terms = models.TextField(
         blank=True, max_length=BANNED_TERMS_MAX, validators=[MaxLengthValidator(BANNED_TERMS_MAX)]
     )
-    default_kinds = models.JSONField(default=list, blank=True)
     base_model = models.CharField(max_length=300, blank=True, help_text="Empty: the default")
     live_model = models.ForeignKey(
         "studio.ModelVersion",

@@ -11,7 +11,7 @@ from django.db import transaction
 from generation.training import scrub_personal_data
 from studio.forms import raise_for_form
 from studio.forms.ad_results import AdResultForm
-from studio.models import AdResult, Brief, ContentKind, TrainingExample
+from studio.models import AdResult, Brief, TrainingExample
 from studio.permissions import Need, draft_for_user
 from studio.selectors.ad_results import ab_test_summary
 from studio.services.audit import audit_record
@@ -37,7 +37,7 @@ def ad_result_report(*, user: Any, draft_id: object, data: Mapping[str, Any]) ->
     """
     draft = draft_for_user(user, draft_id, need=Need.SUBMIT)
     brief = draft.job.brief
-    if brief.kind != ContentKind.AD_COPY:
+    if not brief.takes_ad_results:
         raise ValidationError("Results are reported for ad copy only.")
     if not draft.ab_pick:
         raise ValidationError("Pick this variant for the A/B test before reporting its results.")

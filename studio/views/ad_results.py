@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from studio.forms.ad_results import AdResultForm
-from studio.models import Brief, ContentKind
+from studio.models import Brief
 from studio.permissions import Need, brief_for_user, draft_for_user, role_allows, role_in
 from studio.selectors.ad_results import ab_test_summary
 from studio.services.ad_results import ad_result_report
@@ -18,7 +18,7 @@ from studio.services.ad_results import ad_result_report
 
 def _section(request: HttpRequest, brief: Brief, form: AdResultForm | None = None,
              *, status: int = 200, reported: bool = False) -> HttpResponse:
-    if brief.kind != ContentKind.AD_COPY:
+    if not brief.takes_ad_results:
         raise Http404("Only ad copy briefs run A/B tests.")
     can_submit = role_allows(role_in(request.user, brief.project.team_id), Need.SUBMIT)
     return render(request, "studio/briefs/_ab_results.html", {

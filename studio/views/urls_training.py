@@ -1,4 +1,4 @@
-"""URLs of training data, retraining jobs and model versions (issue 6)."""
+"""URLs of training data, retraining jobs and model versions."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from studio.models import Brief, ContentKind, Membership, Project, Role, Team
+from studio.models import Brief, Membership, Project, Role, Team
 
 DEMO_USERS = [("admin", Role.ADMIN), ("editor", Role.EDITOR), ("marketer", Role.MARKETER)]
 
@@ -32,7 +32,7 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
         "banned_terms": "cheap, guaranteed, best in the world",
         "briefs": [
             {
-                "kind": ContentKind.ARTICLE,
+                "kind": "article",
                 "title": "Why we roast light in summer",
                 "instructions": "Explain our seasonal roast change and what customers will taste.",
                 "audience": "Regular customers",
@@ -42,7 +42,7 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
                 "variants": 2,
             },
             {
-                "kind": ContentKind.FAQ,
+                "kind": "faq",
                 "title": "Subscription FAQ",
                 "instructions": "Answer the common questions about pausing and changing beans.",
                 "audience": "Subscribers",
@@ -62,7 +62,7 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
         "banned_terms": "cheap, free gift",
         "briefs": [
             {
-                "kind": ContentKind.AD_COPY,
+                "kind": "ad_copy",
                 "title": "Pumpkin spice blend launch",
                 "instructions": "Launch ad for the new seasonal blend.",
                 "audience": "Coffee lovers 25-45",

@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from studio.models import (
     Brief,
-    ContentKind,
     Draft,
     GenerationJob,
     Membership,
@@ -31,6 +30,7 @@ from studio.models import (
     Role,
     Team,
 )
+from studio.models.briefs import kind_names
 
 WORDS = ["coffee", "roast", "origin", "crema", "bean", "harvest", "morning", "cup", "flavour", "aroma", "farm", "season", "espresso", "grinder", "brew", "water", "kettle", "filter", "light", "dark", "smooth", "bright", "note", "cocoa", "berry", "citrus", "honey", "caramel", "warm", "plain", "friendly", "customer", "story"]
 FLAG_CODES = ["banned_term", "style_rule", "personal_data_email", "truncated"]
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         wanted = options["drafts"] - have
         variants = options["variants"]
         author = users[Role.MARKETER]
-        kinds = [k.value for k in ContentKind]
+        kinds = kind_names()
         now = timezone.now()
         made = 0
         while made < wanted:
