@@ -214,6 +214,8 @@ GENERATION_RESEND_AFTER = envint("GENERATION_RESEND_AFTER", 600)
 # A training job running without a heartbeat this long is re-sent (its worker died);
 # the new run resumes from the last complete checkpoint.
 TRAINING_STUCK_AFTER = envint("TRAINING_STUCK_AFTER", 300)
+# Claims of a training job before it is marked failed: each dead worker counts as one.
+TRAINING_MAX_ATTEMPTS = envint("TRAINING_MAX_ATTEMPTS", 3)
 # Seconds between checks for projects with enough new examples to retrain (auto-retrain).
 AUTO_RETRAIN_EVERY = envint("AUTO_RETRAIN_EVERY", 15 * 60)
 # Jobs on the same base model a worker takes into one batched model call.

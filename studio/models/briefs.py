@@ -6,6 +6,7 @@ from django.db import models
 from generation.prompts import KINDS
 from generation.prompts.kinds import AdCopyTemplate
 
+from .jobs import JobQuerySet
 from .projects import Project
 
 MAX_VARIANTS = 8
@@ -92,6 +93,8 @@ class GenerationJob(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
     class Failure(models.TextChoices):
         """Why a job failed, in words for everyone (``error`` holds the technical text,
         for admins). See ``studio.selectors.generation.job_problem``."""
@@ -136,6 +139,8 @@ class GenerationJob(models.Model):
     claim_token = models.CharField(max_length=32, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
 
@@ -71,6 +72,11 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def effective_base_model(self) -> str:
+        """The base model the project's new jobs run on: its own, else the studio's default."""
+        return self.base_model or settings.DEFAULT_BASE_MODEL
 
     @staticmethod
     def _lines(text: str) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from .jobs import JobQuerySet
 from .projects import Project
 
 
@@ -72,6 +73,8 @@ class TrainingJob(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_jobs")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -105,6 +108,8 @@ class TrainingJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = JobQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -118,6 +123,13 @@ class TrainingJob(models.Model):
 
     def __str__(self) -> str:
         return f"training job {self.pk}"
+
+    @property
+    def effective_base_model(self) -> str:
+        """The base model the job trains on: the one recorded when it started; jobs from
+        before it was recorded (and still queued then: pinned by migration 0005) fall
+        back to the project's."""
+        return self.base_model or self.project.effective_base_model
 
 
 class ModelVersion(models.Model):

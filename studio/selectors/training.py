@@ -132,5 +132,5 @@ def training_job_chart(job: TrainingJob) -> dict[str, Any]:
         "train": [p.get("loss") for p in ordered],
         "eval": [p.get("eval_loss") for p in ordered],
         "status": job.status,
-        "active": job.status in (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING),
+        "active": job.status in TrainingJob.ACTIVE,
     }

@@ -5,16 +5,15 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from studio.forms import raise_for_form
 from studio.forms.briefs import brief_form_for
 from studio.models import Brief, GenerationJob, Project
 from studio.permissions import Need, brief_for_user, project_for_user
 from studio.services.audit import audit_record
+from studio.services.generation import job_send
 
 logger = logging.getLogger(__name__)
 
@@ -57,32 +56,11 @@ def _new_job(*, brief: Brief, user: Any) -> GenerationJob:
         brief=brief,
         model_version=project.live_model,
         base_model=(project.live_model.base_model if project.live_model else "")
-        or project.base_model
-        or settings.DEFAULT_BASE_MODEL,
+        or project.effective_base_model,
         requested_by=user,
         variants=brief.variants,
         seed=secrets.randbits(31),
     )
-
-
-def job_send(job_id: int) -> bool:
-    """Publish the job's task. Called on commit; a broker outage leaves the job queued.
-
-    The reconciler re-sends jobs that stay queued, so a failure here loses nothing.
-    """
-    from studio.services.generation import job_mark_waiting
-    from studio.tasks.generation import generate_job
-
-    try:
-        # Marked before the publish, so the mark is never missing while the message waits
-        # (the reconciler leaves a waiting job alone); a broker that is down fails here.
-        job_mark_waiting(job_id=job_id)
-        generate_job.apply_async(args=[job_id], retry=False)
-    except Exception:  # noqa: BLE001 - any broker error: the reconciler will retry
-        logger.warning("Broker unreachable; job %s stays queued for the reconciler", job_id)
-        return False
-    GenerationJob.objects.filter(pk=job_id).update(sent_at=timezone.now())
-    return True
 
 
 def brief_create(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brief:
@@ -111,8 +89,7 @@ def brief_regenerate(*, user: Any, brief_id: int) -> GenerationJob:
             .select_related("project__live_model")
             .get(pk=brief.pk)
         )
-        if brief.jobs.filter(status__in=[GenerationJob.Status.QUEUED,
-                                         GenerationJob.Status.RUNNING]).exists():
+        if brief.jobs.active().exists():
             raise ValidationError("This brief is already being written; wait for its drafts.")
         job = _new_job(brief=brief, user=user)
         brief.status = Brief.Status.QUEUED

@@ -1,10 +1,11 @@
-"""Generation jobs in the database: claim, progress, complete, fail, reconcile.
+"""Generation jobs in the database: send, claim, progress, complete, fail, reconcile.
 
 The Celery task (studio/tasks/generation.py) runs the model; everything that touches
-rows is here. Exactly-once rests on two database facts, not on the broker:
+rows is here, on the lifecycle all jobs share (studio.services.jobs, with
+GENERATION_STUCK_AFTER and GENERATION_MAX_ATTEMPTS). Exactly-once rests on two database
+facts, not on the broker:
 
-* a job is claimed by a conditional UPDATE (``queued``, or ``running`` with a heartbeat
-  older than GENERATION_STUCK_AFTER), which writes a fresh claim token; a second
+* a job is claimed by a conditional UPDATE that writes a fresh claim token; a second
   delivery of the same job finds nothing to claim and does nothing;
 * drafts are saved in one transaction that first checks the claim token is still the
   job's, and ``unique(job, variant)`` backs it: a worker that lost its claim saves
@@ -24,7 +25,6 @@ message and claiming the job).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,13 +33,13 @@ from urllib.parse import urlsplit
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from studio.models import Brief, Draft, GenerationJob, ModelVersion, Project, TrainingExample
-from studio.services.claims import Claim, stale_before
+from studio.services import jobs as lifecycle
+from studio.services.claims import Claim
 from studio.services.webhooks import webhook_drafts_ready
 
 logger = logging.getLogger(__name__)
@@ -53,10 +53,6 @@ WAITING_KEY = "studio:generation:waiting:{}"
 RECONCILE_BATCH = 500
 
 _broker_clients: dict[str, redis.Redis] = {}
-
-
-def _stale_before() -> Any:
-    return stale_before(settings.GENERATION_STUCK_AFTER)
 
 
 def _broker_redis() -> redis.Redis | None:
@@ -131,38 +127,21 @@ def job_claim(*, job_id: int, worker: str) -> Claim | None:
 
 
 def _claim(*, job_id: int, worker: str) -> Claim | None:
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    claimed = (
-        GenerationJob.objects.filter(pk=job_id)
-        .filter(
-            Q(status=GenerationJob.Status.QUEUED)
-            | Q(status=GenerationJob.Status.RUNNING, heartbeat_at__lt=_stale_before())
-        )
-        .update(
-            status=GenerationJob.Status.RUNNING,
-            attempts=F("attempts") + 1,
-            claim_token=token,
-            worker=worker[:200],
-            started_at=now,
-            heartbeat_at=now,
-            progress_done=0,
-        )
-    )
-    if not claimed:
+    claim = lifecycle.job_claim_row(kind=GENERATION, job_id=job_id, worker=worker[:200],
+                                    started_at=timezone.now(), progress_done=0)
+    if claim is None:
         return None
-    job = GenerationJob.objects.only("attempts", "brief_id", "attempt_errors").get(pk=job_id)
-    if job.attempts > settings.GENERATION_MAX_ATTEMPTS:
-        # It was claimed this many times without finishing: each attempt failed, killed
-        # its worker or hung. Stop here rather than take down workers forever.
-        job_fail(job_id=job_id, token=token,
-                 error=gave_up_message(job.attempts - 1, job.attempt_errors),
+    if lifecycle.job_over_attempts(kind=GENERATION, claim=claim):
+        errors = GenerationJob.objects.values_list("attempt_errors", flat=True).get(pk=job_id)
+        job_fail(job_id=job_id, token=claim.token,
+                 error=gave_up_message(claim.attempts - 1, errors),
                  failure=GenerationJob.Failure.GAVE_UP, record_attempt=False)
         return None
-    Brief.objects.filter(pk=job.brief_id, status=Brief.Status.QUEUED).update(
+    brief_id = GenerationJob.objects.values_list("brief_id", flat=True).get(pk=job_id)
+    Brief.objects.filter(pk=brief_id, status=Brief.Status.QUEUED).update(
         status=Brief.Status.GENERATING
     )
-    return Claim(job_id=job_id, token=token, attempts=job.attempts)
+    return claim
 
 
 def job_claim_batch_mates(*, claim: Claim, worker: str, limit: int) -> list[Claim]:
@@ -191,13 +170,8 @@ def job_claim_batch_mates(*, claim: Claim, worker: str, limit: int) -> list[Clai
 
 def job_heartbeat(*, claim: Claim, done: int | None = None) -> bool:
     """Mark the job alive (and its progress); False when the claim was lost."""
-    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
-    if done is not None:
-        fields["progress_done"] = done
-    return bool(
-        GenerationJob.objects.filter(pk=claim.job_id, claim_token=claim.token,
-                                     status=GenerationJob.Status.RUNNING).update(**fields)
-    )
+    fields: dict[str, Any] = {} if done is None else {"progress_done": done}
+    return lifecycle.job_heartbeat_row(kind=GENERATION, claim=claim, **fields)
 
 
 def job_inputs(*, job_id: int) -> dict[str, Any]:
@@ -370,52 +344,17 @@ def job_complete(
     return True
 
 
-# Attempts whose error a job keeps (the last ones).
-ATTEMPT_ERRORS_KEPT = 5
-
-
 def gave_up_message(attempts: int, attempt_errors: list[dict[str, Any]]) -> str:
     """What a job that used up its attempts reports: the last real error recorded, and
     whether later attempts stopped without one (a crash or kill records nothing)."""
-    last = next((e for e in reversed(attempt_errors or []) if e.get("error")), None)
-    if last is None:
-        return (f"Gave up after {attempts} attempts: the worker stopped each time while "
-                "writing (crash, out of memory or time limit).")
-    message = (f"Gave up after {attempts} attempts. Last error (attempt {last['attempt']}): "
-               f"{last['error']}")
-    after = int(last["attempt"]) + 1
-    if after <= attempts:
-        later = f"Attempt {after}" if after == attempts else f"Attempts {after}–{attempts}"
-        message += (f" {later} stopped without an error (crash, out of memory or time "
-                    "limit).")
-    return message
-
-
-def _attempt_errors(job: GenerationJob, error: str) -> list[dict[str, Any]]:
-    kept = [e for e in (job.attempt_errors or []) if e.get("attempt") != job.attempts]
-    return [*kept, {"attempt": job.attempts, "error": error[:2000]}][-ATTEMPT_ERRORS_KEPT:]
-
-
-def _claimed_row(job_id: int, token: str) -> GenerationJob | None:
-    return (GenerationJob.objects.select_for_update()
-            .only("attempts", "attempt_errors", "brief_id", "model_version_id")
-            .filter(pk=job_id, claim_token=token, status=GenerationJob.Status.RUNNING)
-            .first())
+    return lifecycle.job_gave_up_message(kind=GENERATION, attempts=attempts,
+                                         attempt_errors=attempt_errors)
 
 
 def job_release(*, claim: Claim, error: str) -> bool:
     """Give a job back to the queue after a transient error (the task retries it); the
     error is kept as this attempt's."""
-    with transaction.atomic():
-        job = _claimed_row(claim.job_id, claim.token)
-        if job is None:
-            return False
-        return bool(
-            GenerationJob.objects.filter(pk=job.pk, claim_token=claim.token,
-                                         status=GenerationJob.Status.RUNNING)
-            .update(status=GenerationJob.Status.QUEUED, error=error[:2000], claim_token="",
-                    attempt_errors=_attempt_errors(job, error), sent_at=timezone.now())
-        )
+    return lifecycle.job_release_row(kind=GENERATION, claim=claim, error=error)
 
 
 def job_fail(
@@ -426,23 +365,33 @@ def job_fail(
     ``failure`` (a GenerationJob.Failure) what everyone is told. A job that failed
     because its model version could not be loaded marks that version's load check
     failed, so the models page says so and promote refuses it."""
-    from studio.services.training import model_version_load_failed
+    from studio.services.training.versions import model_version_load_failed
 
     with transaction.atomic():
-        job = _claimed_row(job_id, token)
+        job = lifecycle.job_fail_row(
+            kind=GENERATION, claim=Claim(job_id=job_id, token=token, attempts=0),
+            error=error, record_attempt=record_attempt,
+            only=("brief_id", "model_version_id"), failure=failure,
+        )
         if job is None:
             return False
-        fields: dict[str, Any] = {"status": GenerationJob.Status.FAILED, "error": error[:2000],
-                                  "failure": failure, "finished_at": timezone.now()}
-        if record_attempt:
-            fields["attempt_errors"] = _attempt_errors(job, error)
-        GenerationJob.objects.filter(pk=job.pk).update(**fields)
         # A brief that already has drafts from an earlier job stays in review.
         if not Draft.objects.filter(job__brief_id=job.brief_id).exists():
             Brief.objects.filter(pk=job.brief_id).update(status=Brief.Status.FAILED)
         if failure == GenerationJob.Failure.MODEL and job.model_version_id is not None:
             model_version_load_failed(version_id=job.model_version_id, error=error)
     return True
+
+
+def job_send(job_id: int) -> bool:
+    """Publish the job's task. Called on commit; a broker outage leaves the job queued.
+
+    The reconciler re-sends jobs that stay queued, so a failure here loses nothing.
+    The job is marked waiting just before the publish, so the mark is never missing
+    while the message waits (the reconciler leaves a waiting job alone); a broker that
+    is down fails there.
+    """
+    return lifecycle.job_send(kind=GENERATION, job_id=job_id)
 
 
 def jobs_reconcile() -> list[int]:
@@ -453,52 +402,34 @@ def jobs_reconcile() -> list[int]:
       the broker (its waiting key is gone: Redis lost it, or a worker took the message
       and failed before claiming the job), so a job that only waits behind others is left
       alone until its key expires (see the module docstring);
-    * running with a heartbeat older than GENERATION_STUCK_AFTER (the worker died; Redis
-      would only redeliver after its visibility timeout, hours later), unless a message
-      for it is already waiting.
+    * running with a heartbeat older than GENERATION_STUCK_AFTER, or none (the worker
+      died; Redis would only redeliver after its visibility timeout, hours later), unless
+      a message for it is already waiting.
 
     When the waiting keys cannot be read (the broker is not Redis) a sent job is re-sent
     only once its last send is GENERATION_RESEND_AFTER old.
     """
-    from studio.services.briefs import job_send
+    return lifecycle.jobs_reconcile(kind=GENERATION, send=job_send)
 
-    stale = _stale_before()
-    candidates = (
-        GenerationJob.objects.filter(
-            Q(status=GenerationJob.Status.QUEUED, sent_at__isnull=True)
-            | Q(status=GenerationJob.Status.QUEUED, sent_at__lt=stale)
-            | Q(status=GenerationJob.Status.RUNNING, heartbeat_at__lt=stale)
-        )
-        .order_by("created_at", "pk")
-        .values_list("pk", "sent_at")
-    )
+
+def _due(rows: list[tuple[int, datetime | None]]) -> list[int]:
     resend_before = timezone.now() - timedelta(seconds=settings.GENERATION_RESEND_AFTER)
-    due: list[int] = []
-    # Every candidate is looked at (ids only, keys read in pages), so a backlog of jobs
-    # still waiting never hides a newer job whose message was lost.
-    page: list[tuple[int, datetime | None]] = []
-    for row in candidates.iterator(chunk_size=1000):
-        page.append(row)
-        if len(page) == 1000:
-            due += _due(page, resend_before)
-            page = []
-        if len(due) >= RECONCILE_BATCH:
-            break
-    due += _due(page, resend_before)
-    sent: list[int] = []
-    for job_id in due[:RECONCILE_BATCH]:
-        if not job_send(job_id):
-            break  # the broker is unreachable: the others would fail the same way
-        sent.append(job_id)
-    if sent:
-        logger.info("reconciler re-sent jobs %s", sent)
-    return sent
-
-
-def _due(rows: list[tuple[int, datetime | None]], resend_before: datetime) -> list[int]:
     waiting = _waiting([pk for pk, sent_at in rows if sent_at is not None])
     return [
         pk for pk, sent_at in rows
         if sent_at is None
         or (pk not in waiting if waiting is not None else sent_at < resend_before)
     ]
+
+
+GENERATION = lifecycle.JobKind(
+    model=GenerationJob,
+    task_name="studio.tasks.generation.generate_job",
+    label="job",
+    stuck_after_setting="GENERATION_STUCK_AFTER",
+    max_attempts_setting="GENERATION_MAX_ATTEMPTS",
+    stopped_each_time="the worker stopped each time while writing",
+    reconcile_batch=RECONCILE_BATCH,
+    before_send=lambda job_id: job_mark_waiting(job_id=job_id),
+    due=_due,
+)

@@ -39,12 +39,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from studio.models import Draft, GenerationJob, ModelVersion, Project, TrainingJob
+from studio.services.jobs import task_send
 
 logger = logging.getLogger(__name__)
 
 DRAFTS_READY = "drafts.ready"
 TRAINING_FINISHED = "training.finished"
 EVENTS = (DRAFTS_READY, TRAINING_FINISHED)
+
+# Sent by name (queue ``default``, by its route): this module never imports the task.
+DELIVER_TASK = "studio.tasks.webhooks.deliver_webhook"
 
 TIMEOUT_S = 5.0
 # Attempts in all (the first and its retries) and the longest wait between two.
@@ -171,10 +175,8 @@ def webhook_emit(project: Project, event: str, payload: dict[str, Any]) -> str |
 
 
 def _send(project_id: int, event: str, payload: dict[str, Any], event_id: str) -> None:
-    from studio.tasks.webhooks import deliver_webhook
-
     try:
-        deliver_webhook.apply_async(args=[project_id, event, payload, event_id], retry=False)
+        task_send(DELIVER_TASK, project_id, event, payload, event_id)
     except Exception:  # noqa: BLE001 - any broker error: the event is lost, say so
         logger.warning("Broker unreachable; webhook %s %s of project %s not sent",
                        event, event_id, project_id)

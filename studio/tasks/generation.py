@@ -23,7 +23,6 @@ from django.conf import settings
 from studio.models import GenerationJob
 from studio.services import generation as jobs
 from studio.services import training as versions
-from studio.services.briefs import job_send
 from studio.tasks.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
@@ -234,7 +233,7 @@ def generate_job(self: Any, job_id: int) -> str:
         # again on their own; this job retries within its attempts.
         for mate in mates:
             if jobs.job_release(claim=mate, error=message):
-                job_send(mate.job_id)
+                jobs.job_send(mate.job_id)
         if claim.attempts >= settings.GENERATION_MAX_ATTEMPTS:
             jobs.job_fail(job_id=claim.job_id, token=claim.token,
                           error=f"Failed {claim.attempts} times; last error: {message}",

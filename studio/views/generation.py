@@ -19,8 +19,6 @@ from studio.selectors.generation import brief_latest_job, job_problem
 from studio.services.briefs import brief_regenerate
 from studio.views.briefs import brief_detail
 
-ACTIVE = {GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING}
-
 
 def _status_response(
     request: HttpRequest, brief_id: int, *, throttled: GenerationThrottled | None = None
@@ -33,7 +31,7 @@ def _status_response(
                        "problem": job_problem(job=job, project=brief.project,
                                               is_admin=is_admin)},
                       status=throttled.status_code if throttled else 200)
-    if request.htmx and job is not None and job.status not in ACTIVE:  # type: ignore[attr-defined]
+    if request.htmx and job is not None and job.status not in GenerationJob.ACTIVE:  # type: ignore[attr-defined]
         # The poll that sees the job end tells the page to show the new drafts.
         response["HX-Trigger"] = "drafts-ready"
     return response

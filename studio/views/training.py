@@ -3,7 +3,6 @@ studio.services.training (writes) and studio.selectors.training (reads)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -31,7 +30,7 @@ def _errors(exc: ValidationError) -> str:
 def training_home(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id, need=Need.ADMIN)
     jobs = list(sel.training_jobs_for(request.user, project=project)[:20])
-    active = next((j for j in jobs if j.status in svc.ACTIVE), None)
+    active = next((j for j in jobs if j.status in TrainingJob.ACTIVE), None)
     return render(request, "studio/training/home.html", {
         "project": project,
         "here": "Training",
@@ -99,7 +98,7 @@ def training_export(request: HttpRequest, project_id: int) -> HttpResponse:
 
 def _job_context(job: TrainingJob) -> dict[str, object]:
     return {"job": job, "project": job.project, "elapsed": sel.training_job_elapsed(job),
-            "active": job.status in svc.ACTIVE, "here": f"Training job #{job.pk}"}
+            "active": job.status in TrainingJob.ACTIVE, "here": f"Training job #{job.pk}"}
 
 
 @login_required
@@ -201,7 +200,7 @@ def model_use_base(request: HttpRequest, project_id: int) -> HttpResponse:
         messages.error(request, _errors(exc))
     else:
         messages.success(request, "The project now uses its base model "
-                         f"({project.base_model or settings.DEFAULT_BASE_MODEL}); "
+                         f"({project.effective_base_model}); "
                          "new drafts are written without a fine-tuned adapter.")
     url = reverse("model_versions", kwargs={"project_id": project.pk})
     if request.htmx:  # type: ignore[attr-defined]

@@ -185,7 +185,7 @@ def test_it_claims_a_job_once_and_again_when_its_heartbeat_is_stale(
     # The first run lost the job: its progress is dropped and it is told to stop.
     assert not svc.training_job_heartbeat(claim=first)
     assert svc.training_job_should_stop(claim=first)
-    for _ in range(svc.MAX_ATTEMPTS - 1):
+    for _ in range(settings.TRAINING_MAX_ATTEMPTS - 1):
         TrainingJob.objects.filter(pk=job.pk).update(heartbeat_at=None)
         svc.training_job_claim(job_id=job.pk)
     job.refresh_from_db()
@@ -196,7 +196,7 @@ def test_it_reconciles_unsent_and_stale_jobs(world: World, settings: Any, monkey
     add_examples(world.project, 12)
     job = _start(world)
     sent: list[int] = []
-    monkeypatch.setattr(svc, "training_job_send", lambda job_id: sent.append(job_id) or True)
+    monkeypatch.setattr(svc.jobs, "training_job_send", lambda job_id: sent.append(job_id) or True)
     assert svc.training_jobs_reconcile() == [job.pk]  # never sent (broker was down)
     TrainingJob.objects.filter(pk=job.pk).update(sent_at=timezone.now())
     assert svc.training_jobs_reconcile() == []
