@@ -28,7 +28,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from studio.models import Draft
+from studio.models import Draft, Project
+from studio.permissions import Need, role_allows, role_in
 from studio.services.reviews import DraftClaimed, DraftConflict, DraftDecided, ReviewError
 
 if TYPE_CHECKING:
@@ -110,6 +111,23 @@ def review_refusal_response(exc: ReviewError, *, your_text: str | None) -> Respo
                  "claimed_until": draft.claimed_until}
     code = status.HTTP_409_CONFLICT if isinstance(exc, DraftDecided | DraftClaimed) else 400
     return Response(body, status=code, headers=headers)
+
+
+def job_context(request: Request, project: Project) -> dict[str, Any]:
+    """What GenerationJobSerializer needs: the project, and whether the technical
+    errors may be shown (the team's admins only)."""
+    return {"project": project,
+            "is_admin": role_allows(role_in(request.user, project.team_id), Need.ADMIN)}
+
+
+def refuse_body(request: Request) -> None:
+    """Actions that take no input say so, instead of ignoring what was sent."""
+    if not request.data:
+        return
+    if isinstance(request.data, dict):
+        raise exceptions.ValidationError({str(name)[:100]: ["This field cannot be set here."]
+                                          for name in list(request.data)[:20]})
+    raise exceptions.ValidationError({"non_field_errors": ["Send no body."]})
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
