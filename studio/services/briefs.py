@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +14,7 @@ from studio.forms.briefs import brief_form_for
 from studio.models import Brief, GenerationJob, Project
 from studio.permissions import Need, brief_for_user, project_for_user
 from studio.services.audit import audit_record
+from studio.services.errors import Busy
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def brief_regenerate(*, user: Any, brief_id: int) -> GenerationJob:
         )
         if brief.jobs.filter(status__in=[GenerationJob.Status.QUEUED,
                                          GenerationJob.Status.RUNNING]).exists():
-            raise ValidationError("This brief is already being written; wait for its drafts.")
+            raise Busy("This brief is already being written; wait for its drafts.")
         job = _new_job(brief=brief, user=user)
         brief.status = Brief.Status.QUEUED
         brief.save(update_fields=["status", "updated_at"])

@@ -27,29 +27,31 @@ from studio.models import Brief, Draft, GenerationJob, Review, ReviewAction, Tra
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import Need, draft_for_user, teams_allowing
 from studio.services.audit import audit_record
+from studio.services.errors import Busy, Refused, Stale, StudioError, WrongState
 
 COMMENT_MAX = 4000
 TEXT_MAX = 100_000
 BULK_MAX = 100
 
 
-class ReviewError(Exception):
-    """A decision that cannot be made as asked. ``str(exc)`` is the message for the user."""
+class ReviewError(StudioError):
+    """A decision that cannot be made as asked. ``str(exc)`` is the message for the user;
+    ``draft`` is the draft as it is now, when there is one."""
 
     def __init__(self, message: str, *, draft: Draft | None = None) -> None:
         super().__init__(message)
         self.draft = draft
 
 
-class DraftDecided(ReviewError):
+class DraftDecided(ReviewError, WrongState):
     """The draft was approved or rejected already."""
 
 
-class DraftClaimed(ReviewError):
+class DraftClaimed(ReviewError, Busy):
     """Another editor holds the draft's claim."""
 
 
-class DraftConflict(ReviewError):
+class DraftConflict(ReviewError, Stale):
     """The draft changed since the editor opened it; ``draft`` holds the current state."""
 
 
@@ -506,7 +508,7 @@ def draft_set_ab_pick(*, user: Any, draft_id: int, picked: bool) -> Draft:
     """Mark (or unmark) a variant as one of the brief's A/B variants to run."""
     draft = draft_for_user(user, draft_id, need=Need.SUBMIT)
     if draft.status == Draft.Status.REJECTED and picked:
-        raise ValidationError("A rejected draft cannot run; pick an approved or pending one.")
+        raise Refused("A rejected draft cannot run; pick an approved or pending one.")
     with transaction.atomic():
         before = draft.ab_pick
         Draft.objects.filter(pk=draft.pk).update(ab_pick=picked)

@@ -30,7 +30,9 @@ from studio.permissions import (
 from studio.selectors.briefs import ACTIVE_STATUSES, brief_page, parse_brief_filters, project_briefs
 from studio.selectors.generation import job_problem
 from studio.services.briefs import brief_clean, brief_create
+from studio.services.errors import StudioError
 from studio.services.reviews import draft_set_ab_pick
+from studio.views.errors import error_text
 
 
 @login_required
@@ -128,10 +130,10 @@ def draft_ab_pick(request: HttpRequest, draft_id: int) -> HttpResponse:
     picked = request.POST.get("picked") == "1"
     try:
         draft = draft_set_ab_pick(user=request.user, draft_id=draft_id, picked=picked)
-    except ValidationError as exc:
+    except StudioError as exc:
         if request.htmx:  # type: ignore[attr-defined]
-            return HttpResponse(" ".join(exc.messages), status=422)
-        messages.error(request, " ".join(exc.messages))
+            return HttpResponse(error_text(exc), status=422)
+        messages.error(request, error_text(exc))
         draft = draft_for_user(request.user, draft_id, need=Need.SUBMIT)
         return redirect("brief_detail", brief_id=draft.job.brief_id)
     if request.htmx:  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -13,13 +12,11 @@ from rest_framework.response import Response
 
 from studio.api import serializers as s
 from studio.api.base import (
-    Conflict,
     StudioAPIView,
     StudioMixin,
     error_responses,
     job_context,
     refuse_body,
-    validation_detail,
 )
 from studio.api.throttling import generation_throttle
 from studio.permissions import (
@@ -86,10 +83,6 @@ class BriefRegenerateView(StudioAPIView):
         brief = brief_for_user(request.user, brief_id, need=Need.SUBMIT)
         refuse_body(request)
         generation_throttle(team_id=brief.project.team_id)
-        try:
-            job = brief_regenerate(user=request.user, brief_id=brief.pk)
-        except ValidationError as exc:  # the brief is being written already
-            raise Conflict(" ".join(validation_detail(exc).get("non_field_errors", []))
-                           or "This brief is already being written.") from exc
+        job = brief_regenerate(user=request.user, brief_id=brief.pk)
         body = s.GenerationJobSerializer(job, context=job_context(request, brief.project))
         return Response(body.data, status=status.HTTP_202_ACCEPTED)

@@ -48,6 +48,7 @@ class _VersionSwitchView(StudioAPIView):
         try:
             version = self.switch(user=request.user, version_id=version_id)
         except ValidationError as exc:  # wrong status, missing or tampered adapter
+            # training services still raise ValidationError for state errors
             raise Conflict(" ".join(exc.messages)) from exc
         return Response(s.ModelVersionSerializer(version).data)
 
@@ -78,6 +79,7 @@ class ModelCheckView(StudioAPIView):
             version = training_svc.model_version_check_request(user=request.user,
                                                                version_id=version_id)
         except ValidationError as exc:
+            # training services still raise ValidationError for state errors
             raise Conflict(" ".join(exc.messages)) from exc
         return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
@@ -104,5 +106,6 @@ class ModelUseBaseView(StudioAPIView):
         try:
             project = training_svc.model_use_base(user=request.user, project_id=project_id)
         except ValidationError as exc:
+            # training services still raise ValidationError for state errors
             raise Conflict(" ".join(exc.messages)) from exc
         return Response(s.ProjectSerializer(project).data)

@@ -17,7 +17,7 @@ from studio.api.base import (
     draft_etag,
     error_responses,
     if_match_version,
-    review_refusal_response,
+    studio_error_response,
 )
 from studio.api.views.drafts import draft_response
 from studio.permissions import (
@@ -56,7 +56,7 @@ class _DecisionView(StudioAPIView):
         try:
             self.decide(request, draft_id, version, dict(body.validated_data))
         except ReviewError as exc:
-            return review_refusal_response(exc, your_text=body.validated_data.get("text"))
+            return studio_error_response(exc, your_text=body.validated_data.get("text"))
         return draft_response(request, draft_id)
 
 

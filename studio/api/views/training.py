@@ -131,5 +131,6 @@ class TrainingJobCancelView(StudioAPIView):
         try:
             job = training_svc.training_job_cancel(user=request.user, job_id=job_id)
         except ValidationError as exc:
+            # training services still raise ValidationError for state errors
             raise Conflict(" ".join(exc.messages)) from exc
         return Response(s.TrainingJobSerializer(job).data)
