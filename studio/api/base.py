@@ -31,6 +31,7 @@ from rest_framework.views import APIView, exception_handler
 from studio.models import Draft, Project
 from studio.permissions import Need, role_allows, role_in
 from studio.services.errors import Busy, Stale, StudioError, WrongState
+from studio.services.throttling import GenerationThrottled
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
@@ -97,6 +98,7 @@ def if_match_version(request: Request) -> int:
 
 # The one place a service's refusal becomes a status code (most specific class first).
 _STATUS_FOR: tuple[tuple[type[StudioError], int], ...] = (
+    (GenerationThrottled, status.HTTP_429_TOO_MANY_REQUESTS),
     (Stale, status.HTTP_412_PRECONDITION_FAILED),
     (WrongState, status.HTTP_409_CONFLICT),
     (StudioError, status.HTTP_400_BAD_REQUEST),
@@ -117,6 +119,8 @@ def studio_error_response(exc: StudioError, *, your_text: str | None = None) -> 
         return Response({exc.field or "non_field_errors": [str(exc)]}, status=code)
     body: dict[str, Any] = {"detail": str(exc)}
     headers: dict[str, str] = {}
+    if isinstance(exc, GenerationThrottled):
+        headers["Retry-After"] = str(exc.wait)
     if draft is not None:
         body |= {"current_version": draft.version, "status": draft.status}
         headers["ETag"] = draft_etag(draft)

@@ -135,6 +135,23 @@ def _for_rows(qs: QuerySet[Draft]) -> QuerySet[Draft]:
     )
 
 
+def drafts_listed(
+    *, user: Any, filters: QueueFilters, project_id: int | None = None, status: str = "",
+    ordering: str = "created_at",
+) -> QuerySet[Draft]:
+    """The drafts the user may see with the review queue's filters, optionally one
+    project's or one status's, as list rows (snippets, not texts), in ``ordering``
+    (an allowlisted field, ``-`` for descending) then by id."""
+    qs = drafts_visible_to(user)
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    if status:
+        qs = qs.filter(status=status)
+    return _for_rows(_filtered(qs, filters)).order_by(
+        ordering, "-id" if ordering.startswith("-") else "id"
+    )
+
+
 @dataclass
 class QueuePage:
     rows: list[Draft]

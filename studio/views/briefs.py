@@ -14,7 +14,6 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from generation.prompts import KINDS
-from studio.api.throttling import GenerationThrottled, generation_throttle
 from studio.forms.briefs import brief_form_class
 from studio.models import Brief
 from studio.models.briefs import kind_choices
@@ -32,6 +31,7 @@ from studio.selectors.generation import job_problem
 from studio.services.briefs import brief_clean, brief_create
 from studio.services.errors import StudioError
 from studio.services.reviews import draft_set_ab_pick
+from studio.services.throttling import GenerationThrottled, generation_throttle
 from studio.views.errors import error_text
 
 

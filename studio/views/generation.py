@@ -11,12 +11,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from studio.api.throttling import GenerationThrottled, generation_throttle
 from studio.models import GenerationJob
 from studio.permissions import Need, brief_for_user, role_allows, role_in
 from studio.selectors.generation import brief_latest_job, job_problem
 from studio.services.briefs import brief_regenerate
 from studio.services.errors import StudioError
+from studio.services.throttling import GenerationThrottled, generation_throttle
 from studio.views.briefs import brief_detail
 from studio.views.errors import error_text
 

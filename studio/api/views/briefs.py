@@ -18,7 +18,6 @@ from studio.api.base import (
     job_context,
     refuse_body,
 )
-from studio.api.throttling import generation_throttle
 from studio.permissions import (
     Need,
     brief_for_user,
@@ -26,6 +25,7 @@ from studio.permissions import (
 )
 from studio.selectors.briefs import brief_page, parse_brief_filters, project_briefs
 from studio.services.briefs import brief_clean, brief_create, brief_regenerate
+from studio.services.throttling import generation_throttle
 
 
 class ProjectBriefsView(StudioMixin, generics.ListAPIView):

@@ -20,9 +20,8 @@ from studio.models import Draft, Review
 from studio.permissions import (
     Need,
     draft_for_user,
-    drafts_visible_to,
 )
-from studio.selectors.reviews import QueueFilters, _filtered, _for_rows
+from studio.selectors.reviews import QueueFilters, drafts_listed
 from studio.services.reviews import (
     draft_claim_or_refuse,
     draft_release,
@@ -43,17 +42,11 @@ class DraftListView(StudioMixin, generics.ListAPIView):
         params = s.DraftFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         f = params.validated_data
-        qs = drafts_visible_to(self.request.user)
-        if "project" in f:
-            qs = qs.filter(project_id=f["project"])
-        if "status" in f:
-            qs = qs.filter(status=f["status"])
         queue_filters = QueueFilters(kind=f.get("kind", ""), flag=f.get("flag", ""),
                                      model=f.get("model", ""), age=f.get("age", ""))
-        ordering = f.get("ordering", "created_at")
-        return _for_rows(_filtered(qs, queue_filters)).order_by(
-            ordering, "-id" if ordering.startswith("-") else "id"
-        )
+        return drafts_listed(user=self.request.user, filters=queue_filters,
+                             project_id=f.get("project"), status=f.get("status", ""),
+                             ordering=f.get("ordering", "created_at"))
 
 
 def draft_response(request: Request, draft_id: int, *, code: int = 200) -> Response:
