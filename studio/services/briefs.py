@@ -15,6 +15,7 @@ from studio.models import Brief, GenerationJob, Project
 from studio.permissions import Need, brief_for_user, project_for_user
 from studio.services.audit import audit_record
 from studio.services.errors import Busy
+from studio.services.throttling import generation_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +86,27 @@ def job_send(job_id: int) -> bool:
     return True
 
 
+def brief_submit(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brief:
+    """A brief sent from the page or the API: checked, counted against the team's
+    generation limit (``GenerationThrottled``), then saved and queued as ``brief_create``.
+
+    The checks come first, so a brief refused for its content costs the team no slot and
+    its field errors are never hidden behind "try again later".
+    """
+    project = project_for_user(user, project_id, need=Need.SUBMIT)
+    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    generation_throttle(team_id=project.team_id)
+    return _brief_save(user=user, project=project, cleaned=cleaned)
+
+
 def brief_create(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brief:
     """Save a brief and its first generation job in one transaction; enqueue on commit."""
     project = project_for_user(user, project_id, need=Need.SUBMIT)
     cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    return _brief_save(user=user, project=project, cleaned=cleaned)
+
+
+def _brief_save(*, user: Any, project: Project, cleaned: Mapping[str, Any]) -> Brief:
     with transaction.atomic():
         brief = Brief.objects.create(
             project=project,

@@ -28,10 +28,10 @@ from studio.permissions import (
 )
 from studio.selectors.briefs import ACTIVE_STATUSES, brief_page, parse_brief_filters, project_briefs
 from studio.selectors.generation import job_problem
-from studio.services.briefs import brief_clean, brief_create
+from studio.services.briefs import brief_submit
 from studio.services.errors import StudioError
 from studio.services.reviews import draft_set_ab_pick
-from studio.services.throttling import GenerationThrottled, generation_throttle
+from studio.services.throttling import GenerationThrottled
 from studio.views.errors import error_text
 
 
@@ -73,11 +73,7 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
         data = request.POST.dict()
         data["kind"] = kind
         try:
-            # Checked before the team's limit, so a brief refused for its content costs
-            # no slot and its field errors are never hidden behind "try again later".
-            brief_clean(kind=kind, data=data)
-            generation_throttle(team_id=project.team_id)
-            brief = brief_create(user=request.user, project_id=project.pk, data=data)
+            brief = brief_submit(user=request.user, project_id=project.pk, data=data)
         except ValidationError:
             form.is_valid()  # the same form the service used: errors go next to their fields
         except GenerationThrottled as exc:

@@ -24,7 +24,7 @@ from studio.permissions import (
     project_for_user,
 )
 from studio.selectors.briefs import brief_page, parse_brief_filters, project_briefs
-from studio.services.briefs import brief_clean, brief_create, brief_regenerate
+from studio.services.briefs import brief_regenerate, brief_submit
 from studio.services.throttling import generation_throttle
 
 
@@ -53,11 +53,8 @@ class ProjectBriefsView(StudioMixin, generics.ListAPIView):
         project = project_for_user(request.user, project_id, need=Need.SUBMIT)
         body = s.BriefInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        # A brief refused for its content costs the team no generation slot.
-        brief_clean(kind=data["kind"], data=data)
-        generation_throttle(team_id=project.team_id)
-        brief = brief_create(user=request.user, project_id=project.pk, data=data)
+        brief = brief_submit(user=request.user, project_id=project.pk,
+                             data=dict(body.validated_data))
         brief.job = brief.jobs.order_by("-created_at", "-pk").first()  # type: ignore[attr-defined]
         created = s.BriefCreatedSerializer(brief, context=job_context(request, project))
         return Response(created.data, status=status.HTTP_201_CREATED)
