@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -59,12 +59,6 @@ class DraftConflict(ReviewError, Stale):
 class ClaimResult:
     draft: Draft
     mine: bool
-
-
-@dataclass
-class BulkResult:
-    decided: list[int] = field(default_factory=list)
-    skipped: dict[int, str] = field(default_factory=dict)
 
 
 def _claim_is_free(user: Any, now: Any) -> Q:
@@ -342,46 +336,6 @@ def review_reject(
         )])
         _brief_done_if_decided(user=user, draft=draft)
     return review
-
-
-def reviews_bulk(
-    *,
-    user: Any,
-    drafts: list[tuple[int, int]],
-    action: str,
-    reason_tags: list[str] | None = None,
-    comment: str = "",
-) -> BulkResult:
-    """Approve or reject many drafts, each at the version the editor saw.
-
-    Each draft is its own transaction: one that changed, was decided or is claimed by
-    someone else is skipped with its reason, and the others still go through.
-    """
-    if action not in ("approve", "reject"):
-        raise ValidationError({"action": "Choose approve or reject."})
-    if not drafts:
-        raise ValidationError({"drafts": "Select at least one draft."})
-    if len(drafts) > BULK_MAX:
-        raise ValidationError({"drafts": f"Select at most {BULK_MAX} drafts at a time."})
-    if action == "reject":
-        reason_tags = clean_reason_tags(reason_tags or [])
-    result = BulkResult()
-    for draft_id, version in drafts:
-        try:
-            if action == "approve":
-                review_approve(user=user, draft_id=draft_id, version=version, comment=comment)
-            else:
-                review_reject(user=user, draft_id=draft_id, version=version,
-                              reason_tags=reason_tags or [], comment=comment)
-        except ReviewError as exc:
-            result.skipped[draft_id] = str(exc)
-        except Http404:
-            result.skipped[draft_id] = "Not found."
-        except ValidationError as exc:
-            result.skipped[draft_id] = " ".join(exc.messages)
-        else:
-            result.decided.append(draft_id)
-    return result
 
 
 BULK_ACTIONS = ("approve", "reject")
