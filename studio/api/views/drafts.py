@@ -21,7 +21,7 @@ from studio.permissions import (
     Need,
     draft_for_user,
 )
-from studio.selectors.reviews import QueueFilters, drafts_listed
+from studio.selectors.reviews import drafts_listed, parse_queue_filters
 from studio.services.reviews import (
     draft_claim_or_refuse,
     draft_release,
@@ -42,9 +42,7 @@ class DraftListView(StudioMixin, generics.ListAPIView):
         params = s.DraftFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         f = params.validated_data
-        queue_filters = QueueFilters(kind=f.get("kind", ""), flag=f.get("flag", ""),
-                                     model=f.get("model", ""), age=f.get("age", ""))
-        return drafts_listed(user=self.request.user, filters=queue_filters,
+        return drafts_listed(user=self.request.user, filters=parse_queue_filters(f),
                              project_id=f.get("project"), status=f.get("status", ""),
                              ordering=f.get("ordering", "created_at"))
 
