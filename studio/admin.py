@@ -20,6 +20,7 @@ from studio.models import (
     TrainingExample,
     TrainingJob,
 )
+from studio.services.errors import StudioError
 from studio.services.members import is_operator, member_add, member_remove, member_set_role
 
 
@@ -97,13 +98,13 @@ class MembershipAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except ValidationError as exc:
+        except (ValidationError, StudioError) as exc:
             return self._refusal(request, exc, request.get_full_path())
 
     def delete_view(self, request, object_id, extra_context=None):  # type: ignore[no-untyped-def]
         try:
             return super().delete_view(request, object_id, extra_context)
-        except ValidationError as exc:
+        except (ValidationError, StudioError) as exc:
             url = reverse("admin:studio_membership_change", args=[object_id])
             return self._refusal(request, exc, url)
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from studio.api.views import healthz
+from studio.api.views.health import healthz
 from studio.views import dashboard, members, projects
 
 urlpatterns = [

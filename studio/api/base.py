@@ -1,8 +1,8 @@
 """What every API view shares: authentication, body limits, and how service errors read.
 
 Services raise Django's ``ValidationError``, ``Http404`` and ``PermissionDenied`` and
-the review services' ``ReviewError`` family; here they become the API's 400 (with
-field messages), 404, 403, 409 and 412 answers, so a view never re-states a rule.
+the ``StudioError`` family (``studio.services.errors``); here they become the API's 400
+(with field messages), 404, 403, 409 and 412 answers, so a view never re-states a rule.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from studio.models import Draft
-from studio.services.reviews import DraftClaimed, DraftConflict, DraftDecided, ReviewError
+from studio.models import Draft, Project
+from studio.permissions import Need, role_allows, role_in
+from studio.services.errors import Busy, Stale, StudioError, WrongState
+from studio.services.throttling import GenerationThrottled
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
@@ -94,22 +96,57 @@ def if_match_version(request: Request) -> int:
     return version
 
 
-def review_refusal_response(exc: ReviewError, *, your_text: str | None) -> Response:
-    """412 for a stale version (with both texts), 409 for a decided or claimed draft."""
-    draft = exc.draft
+# The one place a service's refusal becomes a status code (most specific class first).
+_STATUS_FOR: tuple[tuple[type[StudioError], int], ...] = (
+    (GenerationThrottled, status.HTTP_429_TOO_MANY_REQUESTS),
+    (Stale, status.HTTP_412_PRECONDITION_FAILED),
+    (WrongState, status.HTTP_409_CONFLICT),
+    (StudioError, status.HTTP_400_BAD_REQUEST),
+)
+
+
+def studio_error_status(exc: StudioError) -> int:
+    return next(code for cls, code in _STATUS_FOR if isinstance(exc, cls))
+
+
+def studio_error_response(exc: StudioError, *, your_text: str | None = None) -> Response:
+    """A refusal's answer. 400 reads like a field error; 409 and 412 carry ``detail`` and,
+    for a draft, its current version and status (412: both texts, 409 for a claimed
+    draft: who holds it and until when)."""
+    code = studio_error_status(exc)
+    draft: Draft | None = getattr(exc, "draft", None)
+    if code == status.HTTP_400_BAD_REQUEST and draft is None:
+        return Response({exc.field or "non_field_errors": [str(exc)]}, status=code)
     body: dict[str, Any] = {"detail": str(exc)}
     headers: dict[str, str] = {}
+    if isinstance(exc, GenerationThrottled):
+        headers["Retry-After"] = str(exc.wait)
     if draft is not None:
         body |= {"current_version": draft.version, "status": draft.status}
         headers["ETag"] = draft_etag(draft)
-    if isinstance(exc, DraftConflict) and draft is not None:
-        body |= {"current_text": draft.current_text, "your_text": your_text}
-        return Response(body, status=status.HTTP_412_PRECONDITION_FAILED, headers=headers)
-    if isinstance(exc, DraftClaimed) and draft is not None and draft.claimed_by is not None:
-        body |= {"claimed_by": draft.claimed_by.get_username(),
-                 "claimed_until": draft.claimed_until}
-    code = status.HTTP_409_CONFLICT if isinstance(exc, DraftDecided | DraftClaimed) else 400
+        if isinstance(exc, Stale):
+            body |= {"current_text": draft.current_text, "your_text": your_text}
+        elif isinstance(exc, Busy) and draft.claimed_by is not None:
+            body |= {"claimed_by": draft.claimed_by.get_username(),
+                     "claimed_until": draft.claimed_until}
     return Response(body, status=code, headers=headers)
+
+
+def job_context(request: Request, project: Project) -> dict[str, Any]:
+    """What GenerationJobSerializer needs: the project, and whether the technical
+    errors may be shown (the team's admins only)."""
+    return {"project": project,
+            "is_admin": role_allows(role_in(request.user, project.team_id), Need.ADMIN)}
+
+
+def refuse_body(request: Request) -> None:
+    """Actions that take no input say so, instead of ignoring what was sent."""
+    if not request.data:
+        return
+    if isinstance(request.data, dict):
+        raise exceptions.ValidationError({str(name)[:100]: ["This field cannot be set here."]
+                                          for name in list(request.data)[:20]})
+    raise exceptions.ValidationError({"non_field_errors": ["Send no body."]})
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -117,8 +154,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.ValidationError(validation_detail(exc))
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
-    elif isinstance(exc, ReviewError):
-        return review_refusal_response(exc, your_text=None)
+    elif isinstance(exc, StudioError):
+        return studio_error_response(exc)
     return exception_handler(exc, context)
 
 

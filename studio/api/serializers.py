@@ -4,6 +4,7 @@ one the pages call. Output serializers are read-only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rest_framework import serializers
@@ -21,10 +22,28 @@ from studio.models import (
 from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
 from studio.selectors.generation import JobProblem, job_problem
-from studio.selectors.reviews import AGE_CHOICES, FLAG_CHOICES
+from studio.selectors.reviews import DRAFT_LIST_FILTERS, FilterField, filter_field
 from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
 
 from .base import ETAG_HELP, StrictSerializer, etag_version
+
+
+class AllowlistField(serializers.ChoiceField):
+    """A choice whose choices are read when a serializer is made (declared fields are
+    copied by re-running ``__init__``), so a kind registered later counts."""
+
+    def __init__(self, choices_from: Callable[[], Sequence[Any]], **kwargs: Any) -> None:
+        super().__init__(choices=choices_from(), **kwargs)
+
+
+def query_field(definitions: Sequence[FilterField], name: str) -> serializers.Field:
+    """A query parameter of the API, made from the list's one definition of it."""
+    definition = filter_field(definitions, name)
+    help_text = definition.help or None
+    if definition.choices is not None:
+        return AllowlistField(definition.choices, required=False, help_text=help_text)
+    return serializers.RegexField(rf"^({definition.pattern})$", required=False,
+                                  help_text=help_text)
 
 
 class KindChoiceField(serializers.ChoiceField):
@@ -202,9 +221,6 @@ class BriefCreatedSerializer(BriefSerializer):
 # Drafts and reviews -------------------------------------------------------------------
 
 
-DRAFT_ORDERINGS = ("created_at", "-created_at", "id", "-id")
-
-
 class BriefFilterSerializer(serializers.Serializer):
     """Query parameters of a project's brief list (the brief desk's filters)."""
 
@@ -220,14 +236,12 @@ class DraftFilterSerializer(serializers.Serializer):
     project and an ordering from an allowlist."""
 
     project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    status = serializers.ChoiceField(choices=Draft.Status.choices, required=False)
-    kind = KindChoiceField(required=False)
-    flag = serializers.ChoiceField(choices=list(FLAG_CHOICES), required=False,
-                                   help_text="A flag code, 'any' or 'none'.")
-    model = serializers.RegexField(r"^(base|\d{1,11})$", required=False,
-                                   help_text="A model version id, or 'base'.")
-    age = serializers.ChoiceField(choices=list(AGE_CHOICES), required=False)
-    ordering = serializers.ChoiceField(choices=DRAFT_ORDERINGS, required=False)
+    status = query_field(DRAFT_LIST_FILTERS, "status")
+    kind = query_field(DRAFT_LIST_FILTERS, "kind")
+    flag = query_field(DRAFT_LIST_FILTERS, "flag")
+    model = query_field(DRAFT_LIST_FILTERS, "model")
+    age = query_field(DRAFT_LIST_FILTERS, "age")
+    ordering = query_field(DRAFT_LIST_FILTERS, "ordering")
     page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
 
 

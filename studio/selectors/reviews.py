@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString
 
 from generation import checks
 from studio.models import Draft, ModelVersion, Project, Review, Team
-from studio.models.briefs import kind_choices, kind_names
+from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import drafts_visible_to, versions_visible_to
 
@@ -53,9 +53,58 @@ FLAG_LABELS: dict[str, str] = {
 FLAG_CHOICES: dict[str, str] = {"any": "Any flag", "none": "No flags", **FLAG_LABELS}
 
 
+DRAFT_ORDERINGS = ("created_at", "-created_at", "id", "-id")
+
+
+@dataclass(frozen=True)
+class FilterField:
+    """One query parameter of a list, as an allowlist: ``choices`` (read each time they
+    are needed, so a kind registered later counts; values or (value, label) pairs) or a
+    ``pattern`` the whole value matches. The page ignores a value it does not allow; the
+    API answers 400 (``studio.api.serializers`` makes its fields from these)."""
+
+    name: str
+    choices: Callable[[], Sequence[Any]] | None = None
+    pattern: str | None = None
+    help: str = ""
+
+    def allowed(self) -> list[str]:
+        assert self.choices is not None
+        return [c[0] if isinstance(c, tuple) else c for c in self.choices()]
+
+    def clean(self, value: object) -> str:
+        """``value`` when it is allowed, otherwise ""."""
+        if not isinstance(value, str) or not value:
+            return ""
+        if self.choices is not None:
+            return value if value in self.allowed() else ""
+        if self.pattern is not None:
+            return value if re.match(f"^({self.pattern})$", value) else ""
+        return value
+
+
+# The review queue's filters, on the page and in the API's draft list.
+QUEUE_FILTERS: tuple[FilterField, ...] = (
+    FilterField("kind", choices=kind_choices),
+    FilterField("flag", choices=lambda: list(FLAG_CHOICES), help="A flag code, 'any' or 'none'."),
+    FilterField("model", pattern=r"base|\d{1,11}", help="A model version id, or 'base'."),
+    FilterField("age", choices=lambda: list(AGE_CHOICES)),
+)
+# The API's draft list adds any status and an ordering (``drafts_listed``).
+DRAFT_LIST_FILTERS: tuple[FilterField, ...] = (
+    *QUEUE_FILTERS,
+    FilterField("status", choices=lambda: Draft.Status.choices),
+    FilterField("ordering", choices=lambda: list(DRAFT_ORDERINGS)),
+)
+
+
+def filter_field(fields: Sequence[FilterField], name: str) -> FilterField:
+    return next(f for f in fields if f.name == name)
+
+
 @dataclass(frozen=True)
 class QueueFilters:
-    """The queue's filters, each checked against an allowlist (anything else is ignored)."""
+    """The queue's filters, each checked against its allowlist (``QUEUE_FILTERS``)."""
 
     kind: str = ""
     flag: str = ""
@@ -75,17 +124,8 @@ class QueueFilters:
 
 
 def parse_queue_filters(params: Mapping[str, Any]) -> QueueFilters:
-    def get(name: str) -> str:
-        value = params.get(name, "")
-        return value if isinstance(value, str) else ""
-
-    model = get("model")
-    return QueueFilters(
-        kind=get("kind") if get("kind") in kind_names() else "",
-        flag=get("flag") if get("flag") in FLAG_CHOICES else "",
-        model=model if model == "base" or (model.isdigit() and len(model) < 12) else "",
-        age=get("age") if get("age") in AGE_CHOICES else "",
-    )
+    """The queue's filters from query parameters; a value not allowed is left out."""
+    return QueueFilters(**{f.name: f.clean(params.get(f.name, "")) for f in QUEUE_FILTERS})
 
 
 def _scope(*, user: Any, team: Team | None, project: Project | None) -> QuerySet[Draft]:
@@ -132,6 +172,23 @@ def _for_rows(qs: QuerySet[Draft]) -> QuerySet[Draft]:
             "job__brief__id", "job__brief__title", "job__brief__kind", "job__brief__deadline",
         )
         .annotate(snippet=Substr("current_text", 1, 220))
+    )
+
+
+def drafts_listed(
+    *, user: Any, filters: QueueFilters, project_id: int | None = None, status: str = "",
+    ordering: str = "created_at",
+) -> QuerySet[Draft]:
+    """The drafts the user may see with the review queue's filters, optionally one
+    project's or one status's, as list rows (snippets, not texts), in ``ordering``
+    (an allowlisted field, ``-`` for descending) then by id."""
+    qs = drafts_visible_to(user)
+    if project_id is not None:
+        qs = qs.filter(project_id=project_id)
+    if status:
+        qs = qs.filter(status=status)
+    return _for_rows(_filtered(qs, filters)).order_by(
+        ordering, "-id" if ordering.startswith("-") else "id"
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from generation.training import scrub_personal_data
@@ -15,6 +14,7 @@ from studio.models import AdResult, Brief, TrainingExample
 from studio.permissions import Need, draft_for_user
 from studio.selectors.ad_results import ab_test_summary
 from studio.services.audit import audit_record
+from studio.services.errors import Refused
 from studio.services.reviews import draft_prompt_messages
 
 FIELDS = ("impressions", "clicks", "conversions", "note")
@@ -38,9 +38,9 @@ def ad_result_report(*, user: Any, draft_id: object, data: Mapping[str, Any]) ->
     draft = draft_for_user(user, draft_id, need=Need.SUBMIT)
     brief = draft.job.brief
     if not brief.takes_ad_results:
-        raise ValidationError("Results are reported for ad copy only.")
+        raise Refused("Results are reported for ad copy only.")
     if not draft.ab_pick:
-        raise ValidationError("Pick this variant for the A/B test before reporting its results.")
+        raise Refused("Pick this variant for the A/B test before reporting its results.")
     clean = ad_result_clean(data)
     with transaction.atomic():
         result, created = AdResult.objects.select_for_update().get_or_create(

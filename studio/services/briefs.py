@@ -5,7 +5,6 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from studio.forms import raise_for_form
@@ -13,7 +12,9 @@ from studio.forms.briefs import brief_form_for
 from studio.models import Brief, GenerationJob, Project
 from studio.permissions import Need, brief_for_user, project_for_user
 from studio.services.audit import audit_record
+from studio.services.errors import Busy
 from studio.services.generation import job_send
+from studio.services.throttling import generation_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,27 @@ def _new_job(*, brief: Brief, user: Any) -> GenerationJob:
     )
 
 
+def brief_submit(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brief:
+    """A brief sent from the page or the API: checked, counted against the team's
+    generation limit (``GenerationThrottled``), then saved and queued as ``brief_create``.
+
+    The checks come first, so a brief refused for its content costs the team no slot and
+    its field errors are never hidden behind "try again later".
+    """
+    project = project_for_user(user, project_id, need=Need.SUBMIT)
+    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    generation_throttle(team_id=project.team_id)
+    return _brief_save(user=user, project=project, cleaned=cleaned)
+
+
 def brief_create(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brief:
     """Save a brief and its first generation job in one transaction; enqueue on commit."""
     project = project_for_user(user, project_id, need=Need.SUBMIT)
     cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    return _brief_save(user=user, project=project, cleaned=cleaned)
+
+
+def _brief_save(*, user: Any, project: Project, cleaned: Mapping[str, Any]) -> Brief:
     with transaction.atomic():
         brief = Brief.objects.create(
             project=project,
@@ -90,7 +108,7 @@ def brief_regenerate(*, user: Any, brief_id: int) -> GenerationJob:
             .get(pk=brief.pk)
         )
         if brief.jobs.active().exists():
-            raise ValidationError("This brief is already being written; wait for its drafts.")
+            raise Busy("This brief is already being written; wait for its drafts.")
         job = _new_job(brief=brief, user=user)
         brief.status = Brief.Status.QUEUED
         brief.save(update_fields=["status", "updated_at"])

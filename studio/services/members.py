@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from studio.models import Membership, Role, Team
 from studio.permissions import Need, membership_for_user, team_for_user
 from studio.services.audit import audit_record
+from studio.services.errors import WrongState
 
 # One message for every username a team admin may not take, whatever the reason (a
 # user of another team, of no team, deactivated, an operator): see member_invite.
@@ -139,9 +140,8 @@ def member_set_role(*, user: Any, membership_id: int, role: str) -> Membership:
         if before == role:
             return membership
         if before == Role.ADMIN and _other_admins(membership) == 0:
-            raise ValidationError(
-                {"role": "A team needs at least one admin: make someone else admin first."}
-            )
+            raise WrongState("A team needs at least one admin: make someone else admin first.",
+                             field="role")
         membership.role = role
         membership.save(update_fields=["role"])
         audit_record(actor=user, team=membership.team, verb="member.role", obj=membership,
@@ -157,9 +157,8 @@ def member_remove(*, user: Any, membership_id: int) -> None:
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.role == Role.ADMIN and _other_admins(membership) == 0:
-            raise ValidationError(
-                {"role": "A team needs at least one admin: you cannot remove the last one."}
-            )
+            raise WrongState("A team needs at least one admin: you cannot remove the last one.",
+                             field="role")
         audit_record(actor=user, team=membership.team, verb="member.remove", obj=membership,
                      before={"user": membership.user.username, "role": membership.role})
         membership.delete()

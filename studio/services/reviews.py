@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,29 +27,31 @@ from studio.models import Brief, Draft, GenerationJob, Review, ReviewAction, Tra
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import Need, draft_for_user, teams_allowing
 from studio.services.audit import audit_record
+from studio.services.errors import Busy, Refused, Stale, StudioError, WrongState
 
 COMMENT_MAX = 4000
 TEXT_MAX = 100_000
 BULK_MAX = 100
 
 
-class ReviewError(Exception):
-    """A decision that cannot be made as asked. ``str(exc)`` is the message for the user."""
+class ReviewError(StudioError):
+    """A decision that cannot be made as asked. ``str(exc)`` is the message for the user;
+    ``draft`` is the draft as it is now, when there is one."""
 
     def __init__(self, message: str, *, draft: Draft | None = None) -> None:
         super().__init__(message)
         self.draft = draft
 
 
-class DraftDecided(ReviewError):
+class DraftDecided(ReviewError, WrongState):
     """The draft was approved or rejected already."""
 
 
-class DraftClaimed(ReviewError):
+class DraftClaimed(ReviewError, Busy):
     """Another editor holds the draft's claim."""
 
 
-class DraftConflict(ReviewError):
+class DraftConflict(ReviewError, Stale):
     """The draft changed since the editor opened it; ``draft`` holds the current state."""
 
 
@@ -57,12 +59,6 @@ class DraftConflict(ReviewError):
 class ClaimResult:
     draft: Draft
     mine: bool
-
-
-@dataclass
-class BulkResult:
-    decided: list[int] = field(default_factory=list)
-    skipped: dict[int, str] = field(default_factory=dict)
 
 
 def _claim_is_free(user: Any, now: Any) -> Q:
@@ -342,46 +338,6 @@ def review_reject(
     return review
 
 
-def reviews_bulk(
-    *,
-    user: Any,
-    drafts: list[tuple[int, int]],
-    action: str,
-    reason_tags: list[str] | None = None,
-    comment: str = "",
-) -> BulkResult:
-    """Approve or reject many drafts, each at the version the editor saw.
-
-    Each draft is its own transaction: one that changed, was decided or is claimed by
-    someone else is skipped with its reason, and the others still go through.
-    """
-    if action not in ("approve", "reject"):
-        raise ValidationError({"action": "Choose approve or reject."})
-    if not drafts:
-        raise ValidationError({"drafts": "Select at least one draft."})
-    if len(drafts) > BULK_MAX:
-        raise ValidationError({"drafts": f"Select at most {BULK_MAX} drafts at a time."})
-    if action == "reject":
-        reason_tags = clean_reason_tags(reason_tags or [])
-    result = BulkResult()
-    for draft_id, version in drafts:
-        try:
-            if action == "approve":
-                review_approve(user=user, draft_id=draft_id, version=version, comment=comment)
-            else:
-                review_reject(user=user, draft_id=draft_id, version=version,
-                              reason_tags=reason_tags or [], comment=comment)
-        except ReviewError as exc:
-            result.skipped[draft_id] = str(exc)
-        except Http404:
-            result.skipped[draft_id] = "Not found."
-        except ValidationError as exc:
-            result.skipped[draft_id] = " ".join(exc.messages)
-        else:
-            result.decided.append(draft_id)
-    return result
-
-
 BULK_ACTIONS = ("approve", "reject")
 
 
@@ -506,7 +462,7 @@ def draft_set_ab_pick(*, user: Any, draft_id: int, picked: bool) -> Draft:
     """Mark (or unmark) a variant as one of the brief's A/B variants to run."""
     draft = draft_for_user(user, draft_id, need=Need.SUBMIT)
     if draft.status == Draft.Status.REJECTED and picked:
-        raise ValidationError("A rejected draft cannot run; pick an approved or pending one.")
+        raise Refused("A rejected draft cannot run; pick an approved or pending one.")
     with transaction.atomic():
         before = draft.ab_pick
         Draft.objects.filter(pk=draft.pk).update(ab_pick=picked)

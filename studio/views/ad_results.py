@@ -14,6 +14,8 @@ from studio.models import Brief
 from studio.permissions import Need, brief_for_user, draft_for_user, role_allows, role_in
 from studio.selectors.ad_results import ab_test_summary
 from studio.services.ad_results import ad_result_report
+from studio.services.errors import StudioError
+from studio.views.errors import form_add_error
 
 
 def _section(request: HttpRequest, brief: Brief, form: AdResultForm | None = None,
@@ -47,10 +49,11 @@ def brief_ab_report(request: HttpRequest, brief_id: int) -> HttpResponse:
     except Http404:
         form.is_valid()
         form.add_error(None, "Choose one of this brief's picked variants.")
-    except ValidationError as exc:
+    except ValidationError:
         form.is_valid()  # the same form the service used: its field errors, as typed
-        if not hasattr(exc, "error_dict"):  # a rule about the variant, not a field
-            form.add_error(None, " ".join(exc.messages))
+    except StudioError as exc:  # a rule about the variant, not a field
+        form.is_valid()
+        form_add_error(form, exc)
     else:
         if request.htmx:  # type: ignore[attr-defined]
             return _section(request, brief, reported=True)

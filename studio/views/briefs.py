@@ -14,7 +14,6 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from generation.prompts import KINDS
-from studio.api.throttling import GenerationThrottled, generation_throttle
 from studio.forms.briefs import brief_form_class
 from studio.models import Brief
 from studio.models.briefs import kind_choices
@@ -29,8 +28,11 @@ from studio.permissions import (
 )
 from studio.selectors.briefs import ACTIVE_STATUSES, brief_page, parse_brief_filters, project_briefs
 from studio.selectors.generation import job_problem
-from studio.services.briefs import brief_clean, brief_create
+from studio.services.briefs import brief_submit
+from studio.services.errors import StudioError
 from studio.services.reviews import draft_set_ab_pick
+from studio.services.throttling import GenerationThrottled
+from studio.views.errors import error_text
 
 
 @login_required
@@ -71,11 +73,7 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
         data = request.POST.dict()
         data["kind"] = kind
         try:
-            # Checked before the team's limit, so a brief refused for its content costs
-            # no slot and its field errors are never hidden behind "try again later".
-            brief_clean(kind=kind, data=data)
-            generation_throttle(team_id=project.team_id)
-            brief = brief_create(user=request.user, project_id=project.pk, data=data)
+            brief = brief_submit(user=request.user, project_id=project.pk, data=data)
         except ValidationError:
             form.is_valid()  # the same form the service used: errors go next to their fields
         except GenerationThrottled as exc:
@@ -128,10 +126,10 @@ def draft_ab_pick(request: HttpRequest, draft_id: int) -> HttpResponse:
     picked = request.POST.get("picked") == "1"
     try:
         draft = draft_set_ab_pick(user=request.user, draft_id=draft_id, picked=picked)
-    except ValidationError as exc:
+    except StudioError as exc:
         if request.htmx:  # type: ignore[attr-defined]
-            return HttpResponse(" ".join(exc.messages), status=422)
-        messages.error(request, " ".join(exc.messages))
+            return HttpResponse(error_text(exc), status=422)
+        messages.error(request, error_text(exc))
         draft = draft_for_user(request.user, draft_id, need=Need.SUBMIT)
         return redirect("brief_detail", brief_id=draft.job.brief_id)
     if request.htmx:  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -12,12 +11,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from studio.api.throttling import GenerationThrottled, generation_throttle
 from studio.models import GenerationJob
 from studio.permissions import Need, brief_for_user, role_allows, role_in
 from studio.selectors.generation import brief_latest_job, job_problem
 from studio.services.briefs import brief_regenerate
+from studio.services.errors import StudioError
+from studio.services.throttling import GenerationThrottled, generation_throttle
 from studio.views.briefs import brief_detail
+from studio.views.errors import error_text
 
 
 def _status_response(
@@ -53,8 +54,8 @@ def brief_regenerate_view(request: HttpRequest, brief_id: int) -> HttpResponse:
         return _throttled(request, brief.pk, exc)
     try:
         brief_regenerate(user=request.user, brief_id=brief.pk)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+    except StudioError as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "New variants queued; the drafts you have stay.")
     if request.htmx:  # type: ignore[attr-defined]

@@ -12,11 +12,9 @@ from studio.forms import MemberAddForm, MemberRoleForm
 from studio.models import Role
 from studio.permissions import Need, membership_for_user, team_for_user
 from studio.selectors.projects import team_members
+from studio.services.errors import StudioError
 from studio.services.members import member_invite, member_remove, member_set_role
-
-
-def _error_text(exc: ValidationError) -> str:
-    return " ".join(msg for msgs in exc.message_dict.values() for msg in msgs)
+from studio.views.errors import error_text, form_add_error
 
 
 @login_required
@@ -31,8 +29,7 @@ def team_members_page(request: HttpRequest, team_id: int) -> HttpResponse:
             membership, password = member_invite(user=request.user, team_id=team.pk,
                                                  **form.cleaned_data)
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            form_add_error(form, exc)
         else:
             # Shown on this response only: never put in a message, a cookie or the URL.
             invited = {"username": membership.user.get_username(), "password": password,
@@ -58,8 +55,8 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
             member_set_role(
                 user=request.user, membership_id=membership.pk, role=form.cleaned_data["role"]
             )
-        except ValidationError as exc:
-            messages.error(request, _error_text(exc))
+        except (ValidationError, StudioError) as exc:
+            messages.error(request, error_text(exc))
         else:
             messages.success(request, f"{membership.user.username} is now {form.cleaned_data['role']}.")
     return redirect("team_members", team_id=membership.team_id)
@@ -72,8 +69,8 @@ def member_delete(request: HttpRequest, membership_id: int) -> HttpResponse:
     team_id = membership.team_id
     try:
         member_remove(user=request.user, membership_id=membership.pk)
-    except ValidationError as exc:
-        messages.error(request, _error_text(exc))
+    except (ValidationError, StudioError) as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"{membership.user.username} removed from the team.")
     if membership.user_id == request.user.pk:

@@ -30,6 +30,9 @@ from studio.selectors.reviews import (
     word_diff,
 )
 from studio.services.reviews import (
+    DecisionOutcome,
+    DecisionsInvalid,
+    ReviewDecision,
     ReviewError,
     claim_holder,
     draft_claim,
@@ -37,7 +40,7 @@ from studio.services.reviews import (
     review_approve,
     review_reject,
     review_save_edit,
-    reviews_bulk,
+    reviews_decide,
 )
 
 
@@ -355,18 +358,33 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
                                            require_https=request.is_secure()):
         back = reverse("review_queue")
+    if not pairs:
+        messages.error(request, "Select at least one draft.")
+        return redirect(back)
+    # One action, reasons and comment for every ticked draft (the reasons go with a
+    # rejection only: the page leaves the boxes ticked when the action changes).
+    action = request.POST.get("action", "")
+    reason_tags = tuple(request.POST.getlist("reason_tags")) if action == "reject" else ()
+    decisions = [ReviewDecision(draft_id=draft_id, action=action, version=version,
+                                reason_tags=reason_tags, comment=request.POST.get("comment", ""))
+                 for draft_id, version in pairs]
     try:
-        result = reviews_bulk(user=request.user, drafts=pairs,
-                              action=request.POST.get("action", ""),
-                              reason_tags=request.POST.getlist("reason_tags"),
-                              comment=request.POST.get("comment", ""))
+        results = reviews_decide(user=request.user, decisions=decisions)
+    except DecisionsInvalid as exc:
+        # Every item carries the same action, reasons and comment: say each fault once.
+        faults = dict.fromkeys(m for errors in exc.item_errors for ms in errors.values()
+                               for m in ms)
+        messages.error(request, " ".join(faults))
+        return redirect(back)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(back)
-    verb = "Approved" if request.POST.get("action") == "approve" else "Rejected"
-    if result.decided:
-        messages.success(request, f"{verb} {len(result.decided)} "
-                                  f"draft{'s' if len(result.decided) != 1 else ''}.")
-    for skipped_id, reason in result.skipped.items():
-        messages.warning(request, f"Draft {skipped_id} skipped: {reason}")
+    decided = [r for r in results if r.outcome is DecisionOutcome.OK]
+    verb = "Approved" if action == "approve" else "Rejected"
+    if decided:
+        messages.success(request, f"{verb} {len(decided)} "
+                                  f"draft{'s' if len(decided) != 1 else ''}.")
+    for result in results:
+        if result.outcome is not DecisionOutcome.OK:
+            messages.warning(request, f"Draft {result.decision.draft_id} skipped: {result.detail}")
     return redirect(back)

@@ -45,13 +45,12 @@ def training_home(request: HttpRequest, project_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def training_start(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = project_for_user(request.user, project_id, need=Need.ADMIN)
     try:
-        job = svc.training_job_start(user=request.user, project_id=project.pk,
+        job = svc.training_job_start(user=request.user, project_id=project_id,
                                      method=request.POST.get("method", TrainingJob.Method.SFT))
     except ValidationError as exc:
         messages.error(request, _errors(exc))
-        return redirect("training_home", project_id=project.pk)
+        return redirect("training_home", project_id=project_id)
     messages.success(request, f"Training job #{job.pk} queued.")
     return redirect("training_job", job_id=job.pk)
 
@@ -122,15 +121,14 @@ def training_job_chart(request: HttpRequest, job_id: int) -> JsonResponse:
 @login_required
 @require_POST
 def training_job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
-    job = training_job_for_user(request.user, job_id, need=Need.ADMIN)
     try:
-        job = svc.training_job_cancel(user=request.user, job_id=job.pk)
+        job = svc.training_job_cancel(user=request.user, job_id=job_id)
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     else:
         messages.success(request, "Cancelled." if job.status == "cancelled"
                          else "Cancel requested; the job stops at its next step.")
-    return redirect("training_job", job_id=job.pk)
+    return redirect("training_job", job_id=job_id)
 
 
 @login_required
@@ -193,16 +191,15 @@ def model_rollback(request: HttpRequest, version_id: int) -> HttpResponse:
 def model_use_base(request: HttpRequest, project_id: int) -> HttpResponse:
     """Take the live version off (the button asks to confirm first); back to the models
     page with what happened, a full page load for htmx too."""
-    project = project_for_user(request.user, project_id, need=Need.ADMIN)
     try:
-        project = svc.model_use_base(user=request.user, project_id=project.pk)
+        project = svc.model_use_base(user=request.user, project_id=project_id)
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     else:
         messages.success(request, "The project now uses its base model "
                          f"({project.effective_base_model}); "
                          "new drafts are written without a fine-tuned adapter.")
-    url = reverse("model_versions", kwargs={"project_id": project.pk})
+    url = reverse("model_versions", kwargs={"project_id": project_id})
     if request.htmx:  # type: ignore[attr-defined]
         return HttpResponseClientRedirect(url)
     return redirect(url)

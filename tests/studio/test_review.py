@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from studio.models import AuditEvent, Brief, Draft, Review, TrainingExample
+from studio.models import AuditEvent, Brief, Draft, Review, Role, TrainingExample
 from studio.selectors.reviews import parse_queue_filters, review_queue, word_diff
 from studio.services.reviews import (
     DraftClaimed,
@@ -31,6 +31,7 @@ from tests.factories import (
     BriefFactory,
     DraftFactory,
     GenerationJobFactory,
+    MembershipFactory,
     ModelVersionFactory,
 )
 
@@ -507,6 +508,26 @@ def test_it_bulk_rejects_with_a_reason(client: Client, world: World) -> None:
                                          "action": "reject", "reason_tags": "off_brand"})
     assert list(Review.objects.values_list("reason_tags", flat=True)) == [["off_brand"]] * 2
     assert TrainingExample.objects.filter(kind="negative").count() == 2
+
+
+def test_a_bulk_review_reports_a_draft_it_may_not_review_and_decides_the_rest(
+    client: Client, world: World
+) -> None:
+    # The editor only markets in team B: that draft is skipped, the ones after it still go.
+    MembershipFactory(team=world.other_team, user=world.editor, role=Role.MARKETER)
+    theirs = DraftFactory(job=GenerationJobFactory(brief=BriefFactory(project=world.other_project)))
+    mine = _drafts(world, 2)
+    client.force_login(world.editor)
+    response = client.post(reverse("review_bulk"), {
+        "drafts": [f"{mine[0].pk}:1", f"{theirs.pk}:1", f"{mine[1].pk}:1"],
+        "action": "approve", "next": reverse("review_queue"),
+    }, follow=True)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Approved 2 drafts." in body
+    assert f"Draft {theirs.pk} skipped: Your role in this draft" in body
+    assert {d.status for d in Draft.objects.filter(pk__in=[m.pk for m in mine])} == {"approved"}
+    assert Draft.objects.get(pk=theirs.pk).status == "pending"
 
 
 def test_it_approves_from_a_queue_row(client: Client, world: World) -> None:

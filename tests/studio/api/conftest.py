@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from studio.api.throttling import THROTTLE_KEY_PREFIX, _client
+from studio.services.throttling import THROTTLE_KEY_PREFIX, _client
 
 
 class Api:

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from studio.api.throttling import (
+from studio.models import Brief, GenerationJob
+from studio.services.throttling import (
     GenerationThrottled,
     _client,
     generation_throttle,
     sliding_window_take,
     throttle_key,
 )
-from studio.models import Brief, GenerationJob
 from tests.conftest import World
 from tests.studio.api.conftest import Api
 
@@ -117,7 +117,7 @@ def test_generation_throttle_lets_requests_through_and_logs_when_redis_is_down(
 ) -> None:
     settings.API_GENERATION_RATE = 1
     settings.API_THROTTLE_REDIS_URL = "redis://127.0.0.1:1/0"
-    with caplog.at_level(logging.WARNING, logger="studio.api.throttling"):
+    with caplog.at_level(logging.WARNING, logger="studio.services.throttling"):
         generation_throttle(team_id=TEAM)
         generation_throttle(team_id=TEAM)
     assert "let through" in caplog.text

@@ -29,7 +29,8 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 from redis.commands.core import Script
-from rest_framework.exceptions import Throttled
+
+from studio.services.errors import StudioError
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +89,17 @@ def sliding_window_take(*, url: str, key: str, rate: int, window_seconds: float)
     return WindowVerdict(admitted=bool(admitted), retry_after=max(0, int(wait_us)) / 1_000_000)
 
 
-class GenerationThrottled(Throttled):
+class GenerationThrottled(StudioError):
     """The team has used its generation requests for now. ``wait`` is whole seconds.
 
-    A DRF ``Throttled``, so the API answers 429 with ``Retry-After``; the HTML views
+    The API answers 429 with ``Retry-After`` (``studio.api.base``); the HTML views
     catch it and show the form again with ``str(exc)`` and ``retry_at``."""
 
+    status_code = 429
+
     def __init__(self, *, wait: int, rate: int) -> None:
-        # No ``wait=`` to DRF: it would append its own "Expected available in …" sentence.
         super().__init__(
-            detail=f"Your team has made {rate} generation request{'s' if rate != 1 else ''} "
+            f"Your team has made {rate} generation request{'s' if rate != 1 else ''} "
                    "(briefs and regenerations) "
                    f"in the last {WINDOW_SECONDS} seconds, the most allowed; "
                    f"try again in {wait} second{'s' if wait != 1 else ''}.",
@@ -105,9 +107,6 @@ class GenerationThrottled(Throttled):
         self.wait: int = wait
         self.rate = rate
         self.retry_at = timezone.now() + timedelta(seconds=wait)
-
-    def __str__(self) -> str:
-        return str(self.detail)
 
 
 def generation_throttle(*, team_id: int) -> None:

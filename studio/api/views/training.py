@@ -1,0 +1,135 @@
+"""Training data and training jobs (admins, as on the training pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from studio.api import serializers as s
+from studio.api.base import (
+    Conflict,
+    StudioAPIView,
+    StudioMixin,
+    error_responses,
+)
+from studio.models import TrainingJob
+from studio.permissions import (
+    Need,
+    examples_visible_to,
+    project_for_user,
+    training_job_for_user,
+)
+from studio.selectors import training as training_sel
+from studio.services import training as training_svc
+
+
+class ProjectTrainingExamplesView(StudioMixin, generics.ListAPIView):
+    serializer_class = s.TrainingExampleSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        project = project_for_user(self.request.user, self.kwargs["project_id"], need=Need.ADMIN)
+        return training_sel.training_examples_for(
+            self.request.user, project=project,
+            filters=training_sel.ExampleFilters.from_query(self.request.query_params),
+        )
+
+    @extend_schema(parameters=[s.TrainingExampleFilterSerializer],
+                   responses={200: s.TrainingExampleSerializer(many=True),
+                              **error_responses(400, 404)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        s.TrainingExampleFilterSerializer(data=request.query_params).is_valid(
+            raise_exception=True
+        )
+        return super().get(request, *args, **kwargs)
+
+
+class TrainingExportView(StudioAPIView):
+    @extend_schema(parameters=[s.TrainingExportSerializer],
+                   responses={(200, "application/jsonl"): OpenApiTypes.STR,
+                              **error_responses(400, 404)})
+    def get(self, request: Request, project_id: int) -> HttpResponse:
+        """The project's non-excluded examples as JSONL, as TRL reads them."""
+        project = project_for_user(request.user, project_id, need=Need.ADMIN)
+        params = s.TrainingExportSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        records = params.validated_data["records"]
+        body = training_sel.training_export_jsonl(request.user, project=project, fmt=records)
+        response = HttpResponse(body, content_type="application/jsonl; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="project-{project.pk}-{records}.jsonl"'
+        )
+        return response
+
+
+class TrainingExampleExcludeView(StudioAPIView):
+    @extend_schema(request=s.ExcludeInputSerializer,
+                   responses={200: s.TrainingExampleSerializer, **error_responses(400, 404)})
+    def post(self, request: Request, example_id: int) -> Response:
+        """Exclude an example from training (``excluded: true``) or include it again."""
+        project_id = (examples_visible_to(request.user).filter(pk=example_id)
+                      .values_list("project_id", flat=True).first())
+        if project_id is None:
+            raise NotFound()
+        project_for_user(request.user, project_id, need=Need.ADMIN)
+        body = s.ExcludeInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        example = training_svc.example_set_excluded(
+            user=request.user, example_id=example_id, excluded=body.validated_data["excluded"]
+        )
+        return Response(s.TrainingExampleSerializer(example).data)
+
+
+@extend_schema_view(get=extend_schema(
+    parameters=[s.PageSerializer],
+    responses={200: s.TrainingJobSerializer(many=True), **error_responses(404)},
+))
+class ProjectTrainingJobsView(StudioMixin, generics.ListAPIView):
+    serializer_class = s.TrainingJobSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        project = project_for_user(self.request.user, self.kwargs["project_id"], need=Need.ADMIN)
+        return training_sel.training_jobs_for(self.request.user, project=project)
+
+
+    @extend_schema(request=s.TrainingStartInputSerializer,
+                   responses={201: s.TrainingJobSerializer, **error_responses(400, 404)})
+    def post(self, request: Request, project_id: int) -> Response:
+        """Snapshot the project's examples and queue a retraining job. 400 says why not
+        (too few examples, a job already queued or running)."""
+        project = project_for_user(request.user, project_id, need=Need.ADMIN)
+        body = s.TrainingStartInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = training_svc.training_job_start(user=request.user, project_id=project.pk,
+                                              method=body.validated_data["method"])
+        return Response(s.TrainingJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingJobDetailView(StudioAPIView):
+    @extend_schema(responses={200: s.TrainingJobSerializer, **error_responses(404)})
+    def get(self, request: Request, job_id: int) -> Response:
+        """A job's progress: status, phase, step / total_steps, ETA, loss curve."""
+        job = training_job_for_user(request.user, job_id, need=Need.ADMIN)
+        job = TrainingJob.objects.select_related("version").get(pk=job.pk)
+        return Response(s.TrainingJobSerializer(job).data)
+
+
+class TrainingJobCancelView(StudioAPIView):
+    @extend_schema(request=None,
+                   responses={200: s.TrainingJobSerializer, **error_responses(404, 409)})
+    def post(self, request: Request, job_id: int) -> Response:
+        """Cancel a queued job at once, or ask a running one to stop at its next step."""
+        try:
+            job = training_svc.training_job_cancel(user=request.user, job_id=job_id)
+        except ValidationError as exc:
+            # training services still raise ValidationError for state errors
+            raise Conflict(" ".join(exc.messages)) from exc
+        return Response(s.TrainingJobSerializer(job).data)
