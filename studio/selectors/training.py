@@ -6,20 +6,21 @@ project, so another team's rows can never appear.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from generation.training import to_jsonl
+from generation.training import PreferenceExample, SFTExample, to_jsonl
+from generation.training.pairing import ExampleRow, pair_examples
 from studio.models import ModelVersion, Project, TrainingExample, TrainingJob
 from studio.permissions import (
     examples_visible_to,
     training_jobs_visible_to,
     versions_visible_to,
 )
-from studio.services.training import examples_as_dataset
 
 EXPORT_FORMATS = {"sft": "SFT (messages)", "dpo": "DPO (prompt / chosen / rejected)"}
 SEARCH_MAX = 200
@@ -134,3 +135,38 @@ def training_job_chart(job: TrainingJob) -> dict[str, Any]:
         "status": job.status,
         "active": job.status in TrainingJob.ACTIVE,
     }
+
+
+# --- Examples as training data -------------------------------------------------------
+
+# What a dataset is built from: one tuple per TrainingExample row (see
+# ``generation.training.pairing.ExampleRow``).
+ROW_FIELDS = ("pk", "project_id", "kind", "prompt", "completion", "rejected_completion")
+
+
+def training_examples(project: Project) -> Any:
+    """The project's examples that go into training (never another project's)."""
+    return TrainingExample.objects.filter(project=project, excluded=False)
+
+
+def dataset_examples(project: Project) -> tuple[list[SFTExample], list[PreferenceExample]]:
+    """The project's non-excluded examples as the library's dataclasses."""
+    return examples_as_dataset(training_examples(project))
+
+
+def examples_as_dataset(
+    examples: QuerySet[TrainingExample],
+) -> tuple[list[SFTExample], list[PreferenceExample]]:
+    """Training examples (one project's, excluded ones already left out) as SFT examples
+    and preference pairs, in a fixed order: see ``generation.training.pairing`` for what
+    each kind of example teaches. A malformed row is skipped and logged.
+    """
+    sft, pref, _ = pair_examples(example_rows(examples))
+    return sft, pref
+
+
+
+
+def example_rows(examples: QuerySet[TrainingExample]) -> Iterator[ExampleRow]:
+    """The examples as the rows ``pair_examples`` reads, ascending pk."""
+    return examples.order_by("pk").values_list(*ROW_FIELDS).iterator()

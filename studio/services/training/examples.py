@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.http import Http404
 
-from generation.training import PreferenceExample, SFTExample
-from generation.training.pairing import ExampleRow, pair_examples
-from studio.models import Project, TrainingExample
+from studio.models import TrainingExample
 from studio.permissions import Need, project_for_user
+from studio.selectors.training import (
+    ROW_FIELDS,
+    dataset_examples,
+    example_rows,
+    examples_as_dataset,
+    training_examples,
+)
 from studio.services.audit import audit_record
 
-# What a dataset is built from: one tuple per TrainingExample row (see
-# ``generation.training.pairing.ExampleRow``).
-ROW_FIELDS = ("pk", "project_id", "kind", "prompt", "completion", "rejected_completion")
+# The reads live in studio.selectors.training; kept importable from here for the
+# services of this package.
+__all__ = ["ROW_FIELDS", "dataset_examples", "example_rows", "example_set_excluded",
+           "examples_as_dataset", "training_examples"]
+
 
 
 def example_set_excluded(*, user: Any, example_id: object, excluded: bool) -> TrainingExample:
@@ -39,31 +44,3 @@ def example_set_excluded(*, user: Any, example_id: object, excluded: bool) -> Tr
                          obj=example, before={"excluded": not excluded},
                          after={"excluded": excluded})
     return example
-
-
-def training_examples(project: Project) -> Any:
-    """The project's examples that go into training (never another project's)."""
-    return TrainingExample.objects.filter(project=project, excluded=False)
-
-
-def dataset_examples(project: Project) -> tuple[list[SFTExample], list[PreferenceExample]]:
-    """The project's non-excluded examples as the library's dataclasses."""
-    return examples_as_dataset(training_examples(project))
-
-
-def examples_as_dataset(
-    examples: QuerySet[TrainingExample],
-) -> tuple[list[SFTExample], list[PreferenceExample]]:
-    """Training examples (one project's, excluded ones already left out) as SFT examples
-    and preference pairs, in a fixed order: see ``generation.training.pairing`` for what
-    each kind of example teaches. A malformed row is skipped and logged.
-    """
-    sft, pref, _ = pair_examples(example_rows(examples))
-    return sft, pref
-
-
-
-
-def example_rows(examples: QuerySet[TrainingExample]) -> Iterator[ExampleRow]:
-    """The examples as the rows ``pair_examples`` reads, ascending pk."""
-    return examples.order_by("pk").values_list(*ROW_FIELDS).iterator()
