@@ -293,7 +293,7 @@ def _brief_fields(brief: Brief) -> dict[str, Any]:
     }
 
 
-def _storable(text: str) -> str:
+def storable_text(text: str) -> str:
     # Model output is arbitrary bytes decoded as text; PostgreSQL refuses NUL in text.
     return text.replace("\x00", "\ufffd")
 
@@ -317,8 +317,8 @@ def job_complete(
                     job=job,
                     project_id=job.brief.project_id,
                     variant=d["variant"],
-                    text=_storable(d["text"]),
-                    current_text=_storable(d["text"]),
+                    text=storable_text(d["text"]),
+                    current_text=storable_text(d["text"]),
                     prompt=prompt,
                     params=d["params"],
                     seed=d["seed"],

@@ -18,12 +18,10 @@ from studio.models import ModelVersion, TrainingExample, TrainingJob
 from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
 from studio.selectors import training as sel
 from studio.services import training as svc
+from studio.services.errors import StudioError
+from studio.views.errors import error_text
 
 EXAMPLES_PER_PAGE = 50
-
-
-def _errors(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
 
 
 @login_required
@@ -49,7 +47,7 @@ def training_start(request: HttpRequest, project_id: int) -> HttpResponse:
         job = svc.training_job_start(user=request.user, project_id=project_id,
                                      method=request.POST.get("method", TrainingJob.Method.SFT))
     except ValidationError as exc:
-        messages.error(request, _errors(exc))
+        messages.error(request, error_text(exc))
         return redirect("training_home", project_id=project_id)
     messages.success(request, f"Training job #{job.pk} queued.")
     return redirect("training_job", job_id=job.pk)
@@ -123,8 +121,8 @@ def training_job_chart(request: HttpRequest, job_id: int) -> JsonResponse:
 def training_job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     try:
         job = svc.training_job_cancel(user=request.user, job_id=job_id)
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
+    except StudioError as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "Cancelled." if job.status == "cancelled"
                          else "Cancel requested; the job stops at its next step.")
@@ -153,8 +151,8 @@ def model_check(request: HttpRequest, version_id: int) -> HttpResponse:
     version = version_for_user(request.user, version_id, need=Need.ADMIN)
     try:
         svc.model_version_check_request(user=request.user, version_id=version.pk)
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
+    except StudioError as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"Checking v{version.number}: a generation worker loads it "
                          "and writes a few tokens with it. The result shows below.")
@@ -166,8 +164,8 @@ def _switch(request: HttpRequest, version_id: int, *, rollback: bool) -> HttpRes
     action = svc.model_rollback if rollback else svc.model_promote
     try:
         action(user=request.user, version_id=version.pk)
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
+    except StudioError as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, f"v{version.number} is now live"
                          + (" (rolled back)." if rollback else "."))
@@ -193,8 +191,8 @@ def model_use_base(request: HttpRequest, project_id: int) -> HttpResponse:
     page with what happened, a full page load for htmx too."""
     try:
         project = svc.model_use_base(user=request.user, project_id=project_id)
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
+    except StudioError as exc:
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, "The project now uses its base model "
                          f"({project.effective_base_model}); "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
@@ -13,7 +12,6 @@ from rest_framework.response import Response
 
 from studio.api import serializers as s
 from studio.api.base import (
-    Conflict,
     StudioAPIView,
     StudioMixin,
     error_responses,
@@ -44,11 +42,7 @@ class _VersionSwitchView(StudioAPIView):
     switch: Any
 
     def post(self, request: Request, version_id: int) -> Response:
-        try:
-            version = self.switch(user=request.user, version_id=version_id)
-        except ValidationError as exc:  # wrong status, missing or tampered adapter
-            # training services still raise ValidationError for state errors
-            raise Conflict(" ".join(exc.messages)) from exc
+        version = self.switch(user=request.user, version_id=version_id)
         return Response(s.ModelVersionSerializer(version).data)
 
 
@@ -74,12 +68,8 @@ class ModelCheckView(StudioAPIView):
         version without an adapter."""
         version_for_user(request.user, version_id, need=Need.ADMIN)
         refuse_body(request)
-        try:
-            version = training_svc.model_version_check_request(user=request.user,
-                                                               version_id=version_id)
-        except ValidationError as exc:
-            # training services still raise ValidationError for state errors
-            raise Conflict(" ".join(exc.messages)) from exc
+        version = training_svc.model_version_check_request(user=request.user,
+                                                           version_id=version_id)
         return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -101,9 +91,5 @@ class ModelUseBaseView(StudioAPIView):
         (``live_model`` becomes null) and new generation jobs use no adapter. The version
         is archived, so it can be rolled back to. 409 when the project already uses the
         base model."""
-        try:
-            project = training_svc.model_use_base(user=request.user, project_id=project_id)
-        except ValidationError as exc:
-            # training services still raise ValidationError for state errors
-            raise Conflict(" ".join(exc.messages)) from exc
+        project = training_svc.model_use_base(user=request.user, project_id=project_id)
         return Response(s.ProjectSerializer(project).data)

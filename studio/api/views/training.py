@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -16,7 +15,6 @@ from rest_framework.response import Response
 
 from studio.api import serializers as s
 from studio.api.base import (
-    Conflict,
     StudioAPIView,
     StudioMixin,
     error_responses,
@@ -127,9 +125,5 @@ class TrainingJobCancelView(StudioAPIView):
                    responses={200: s.TrainingJobSerializer, **error_responses(404, 409)})
     def post(self, request: Request, job_id: int) -> Response:
         """Cancel a queued job at once, or ask a running one to stop at its next step."""
-        try:
-            job = training_svc.training_job_cancel(user=request.user, job_id=job_id)
-        except ValidationError as exc:
-            # training services still raise ValidationError for state errors
-            raise Conflict(" ".join(exc.messages)) from exc
+        job = training_svc.training_job_cancel(user=request.user, job_id=job_id)
         return Response(s.TrainingJobSerializer(job).data)

@@ -37,6 +37,7 @@ from studio.permissions import Need, project_for_user, training_job_for_user
 from studio.services import jobs as lifecycle
 from studio.services.audit import audit_record
 from studio.services.claims import Claim
+from studio.services.errors import WrongState
 from studio.services.training.examples import training_examples
 from studio.services.training.snapshots import snapshot_files, snapshot_of, snapshot_store
 from studio.services.training.versions import load_check_fields, make_live
@@ -153,7 +154,7 @@ def training_job_cancel(*, user: Any, job_id: object) -> TrainingJob:
         elif job.status == TrainingJob.Status.RUNNING:
             job.cancel_requested = True
         else:
-            raise ValidationError(f"Job #{job.pk} has already ended ({job.get_status_display()}).")
+            raise WrongState(f"Job #{job.pk} has already ended ({job.get_status_display()}).")
         job.save(update_fields=["status", "finished_at", "cancel_requested"])
         audit_record(actor=user, team=job.project.team, verb="training.cancel", obj=job,
                      before=before, after={"status": job.status, "cancel_requested": True})

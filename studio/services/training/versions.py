@@ -29,7 +29,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,6 +37,7 @@ from generation.errors import AdapterChecksumError, AdapterError
 from studio.models import ModelVersion, Project
 from studio.permissions import Need, project_for_user, version_for_user
 from studio.services.audit import audit_record
+from studio.services.errors import WrongState
 from studio.services.jobs import task_send
 
 logger = logging.getLogger(__name__)
@@ -51,26 +51,26 @@ CHECK_TASK = "studio.tasks.generation.check_model_version"
 
 def _verify_adapter(version: ModelVersion) -> None:
     if not version.adapter_path:
-        raise ValidationError(f"v{version.number} has no adapter; the live model is unchanged.")
+        raise WrongState(f"v{version.number} has no adapter; the live model is unchanged.")
     folder = Path(version.adapter_path)
     try:
         check_adapter_dir(folder)
         verify_adapter_sha256(folder, version.adapter_sha256)
     except AdapterChecksumError as exc:
         if _is_legacy_record(folder, version.adapter_sha256):
-            raise ValidationError(
+            raise WrongState(
                 f"The adapter of v{version.number} cannot be used yet: its recorded sha256 is "
                 "a legacy checksum of the weights alone, which does not cover "
                 "adapter_config.json. Ask an operator to run `python manage.py "
                 "adapter_checksums_upgrade --apply` (it re-records it while the weights "
                 "still match), or retrain the project; the live model is unchanged."
             ) from exc
-        raise ValidationError(
+        raise WrongState(
             f"The adapter files of v{version.number} no longer match their recorded sha256 "
             "(changed or replaced on disk); refused, the live model is unchanged."
         ) from exc
     except AdapterError as exc:
-        raise ValidationError(
+        raise WrongState(
             f"The adapter of v{version.number} cannot be used ({exc}); the live model is "
             "unchanged."
         ) from exc
@@ -81,7 +81,7 @@ def _verify_load_check(version: ModelVersion, verb: str) -> None:
     check = version.load_check
     name = f"v{version.number}"
     if check == ModelVersion.LoadCheck.FAILED:
-        raise ValidationError(
+        raise WrongState(
             f"{name} cannot be loaded: {version.load_check_error.rstrip('. ')}. Refused; "
             "the live model is unchanged. Retrain the project, or fix the cause and check "
             "it again."
@@ -89,11 +89,11 @@ def _verify_load_check(version: ModelVersion, verb: str) -> None:
     if verb == "model.rollback" or check == ModelVersion.LoadCheck.OK:
         return
     if check == ModelVersion.LoadCheck.PENDING:
-        raise ValidationError(
+        raise WrongState(
             f"{name} is being checked (loaded and made to write a few tokens); promote it "
             "once the check has passed. The live model is unchanged."
         )
-    raise ValidationError(
+    raise WrongState(
         f"{name} has not been checked yet: check that it loads (the models page's "
         f"Check button, or POST /api/model-versions/{version.pk}/check/), then promote "
         "it. The live model is unchanged."
@@ -143,7 +143,7 @@ def _switch(*, user: Any, version_id: object, allowed: tuple[str, ...], verb: st
         ).get(pk=version.project_id)
         version = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if version.status not in allowed:
-            raise ValidationError(refusal.format(n=version.number,
+            raise WrongState(refusal.format(n=version.number,
                                                  status=version.get_status_display().lower()))
         make_live(project=project, version=version, actor=user, verb=verb)
     return version
@@ -180,7 +180,7 @@ def model_use_base(*, user: Any, project_id: object) -> Project:
         live = project.live_model  # read after the lock: the latest committed switch
         base = project.effective_base_model
         if live is None:
-            raise ValidationError(
+            raise WrongState(
                 f"The project already uses its base model ({base}); nothing changed."
             )
         ModelVersion.objects.filter(project=project, status=ModelVersion.Status.LIVE).update(
@@ -217,7 +217,7 @@ def model_version_check_request(*, user: Any, version_id: object) -> ModelVersio
     "not checked" with a note, so nothing waits for a message that was never sent."""
     version = version_for_user(user, version_id, need=Need.ADMIN)
     if not version.adapter_path:
-        raise ValidationError(f"v{version.number} has no adapter: there is nothing to check.")
+        raise WrongState(f"v{version.number} has no adapter: there is nothing to check.")
     with transaction.atomic():
         ModelVersion.objects.filter(pk=version.pk).update(
             load_check=ModelVersion.LoadCheck.PENDING, load_check_error=""

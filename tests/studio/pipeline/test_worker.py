@@ -11,7 +11,7 @@ import redis
 
 from studio.models import Brief, Draft, GenerationJob
 from studio.services.briefs import brief_create
-from studio.services.generation import jobs_reconcile
+from studio.services.generation import jobs_reconcile, storable_text
 from tests.conftest import World
 from tests.studio.pipeline.conftest import Processes, RedisServer, wait_for
 
@@ -204,7 +204,9 @@ def test_it_keeps_serving_in_the_same_process_after_a_broken_adapter_fails_its_j
         assert job.model_version_id == (version.pk if version else None)
         drafts = list(Draft.objects.filter(job=job))
         assert drafts[0].params["adapter_sha256"] == (version.adapter_sha256 if version else None)
-        expected = fresh.generate([to_request(job_inputs(job_id=job.pk))])[0].drafts[0].text
+        # As the studio stores model output: a random seed can make the tiny model write NUL.
+        expected = storable_text(
+            fresh.generate([to_request(job_inputs(job_id=job.pk))])[0].drafts[0].text)
         assert [d.text for d in drafts] == [expected]
     processes_of = {job.worker.split(":")[0] for job in (first, wrong_shape, on_base, second)}
     assert len(processes_of) == 1 and " pid " in processes_of.pop()  # one worker process

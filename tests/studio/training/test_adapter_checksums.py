@@ -11,13 +11,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from generation.adapters import ADAPTER_WEIGHTS, adapter_sha256
 from studio.models import AuditEvent, Brief, ModelVersion
 from studio.services import training as svc
 from studio.services.briefs import brief_create
+from studio.services.errors import WrongState
 from studio.tasks.training import _incumbent_adapter
 from tests.conftest import World
 from tests.factories import ModelVersionFactory
@@ -52,7 +52,7 @@ def test_it_refuses_to_promote_a_legacy_record_saying_what_to_do(
     world: World, tmp_path: Path
 ) -> None:
     version = _legacy_version(world, tmp_path, 1)
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(WrongState) as exc:
         svc.model_promote(user=world.admin, version_id=version.pk)
     message = str(exc.value)
     assert f"v{version.number}" in message and "legacy checksum" in message

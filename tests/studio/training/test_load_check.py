@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from generation.adapters import adapter_sha256
@@ -22,6 +21,7 @@ from studio.celery import app
 from studio.models import AuditEvent, ModelVersion, Project
 from studio.services import training as svc
 from studio.services.briefs import brief_create
+from studio.services.errors import WrongState
 from studio.tasks.generation import check_model_version, generate_job
 from tests.conftest import World
 from tests.factories import ModelVersionFactory
@@ -89,7 +89,7 @@ def test_it_promotes_a_version_only_once_a_worker_has_checked_that_it_loads(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     version = _version(world, good_adapter, tiny_model_dir, 1)
-    with pytest.raises(ValidationError, match="has not been checked yet"):
+    with pytest.raises(WrongState, match="has not been checked yet"):
         svc.model_promote(user=world.admin, version_id=version.pk)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -97,7 +97,7 @@ def test_it_promotes_a_version_only_once_a_worker_has_checked_that_it_loads(
     assert len(callbacks) == 1  # the check is sent once the request commits
     version.refresh_from_db()
     assert version.load_check == "pending"
-    with pytest.raises(ValidationError, match="is being checked"):
+    with pytest.raises(WrongState, match="is being checked"):
         svc.model_promote(user=world.admin, version_id=version.pk)
     route = app.amqp.router.route({}, "studio.tasks.generation.check_model_version")
     assert route["queue"].name == "generate"  # where the serving engine lives
@@ -126,7 +126,7 @@ def test_it_refuses_to_promote_a_version_the_serving_loader_cannot_load(
     bad.refresh_from_db()
     assert bad.load_check == "failed"
     assert reason in bad.load_check_error and "Fix" in bad.load_check_error
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(WrongState) as refused:
         svc.model_promote(user=world.admin, version_id=bad.pk)
     assert reason in str(refused.value) and "live model is unchanged" in str(refused.value)
     world.project.refresh_from_db()
@@ -168,7 +168,7 @@ def test_it_rolls_back_to_an_unchecked_version_but_not_to_one_that_cannot_load(
     broken = _version(world, good_adapter, tiny_model_dir, 7, status="archived",
                       check="failed", load_check_error="adapter_config.json names target "
                       "modules this base model does not have")
-    with pytest.raises(ValidationError, match="target modules"):
+    with pytest.raises(WrongState, match="target modules"):
         svc.model_rollback(user=world.admin, version_id=broken.pk)
     svc.model_rollback(user=world.admin, version_id=served_before.pk)
     world.project.refresh_from_db()

@@ -17,6 +17,7 @@ from generation.adapters import adapter_sha256
 from studio.models import AuditEvent, DatasetSnapshot, ModelVersion, TrainingExample, TrainingJob
 from studio.services import training as svc
 from studio.services.briefs import brief_create
+from studio.services.errors import WrongState
 from tests.conftest import World
 from tests.factories import ModelVersionFactory
 from tests.studio.training.conftest import add_examples
@@ -163,7 +164,7 @@ def test_it_cancels_a_queued_job_at_once_and_a_running_one_at_its_next_step(
     assert svc.training_job_stopped(claim=claim)
     job.refresh_from_db()
     assert job.status == "cancelled"
-    with pytest.raises(ValidationError):
+    with pytest.raises(WrongState):
         svc.training_job_cancel(user=world.admin, job_id=job.pk)
     with pytest.raises(PermissionDenied):
         svc.training_job_cancel(user=world.editor, job_id=job.pk)
@@ -245,7 +246,7 @@ def test_it_uses_the_new_live_version_for_the_next_generation_job(
 
 def test_it_refuses_to_promote_a_failed_or_foreign_version(world: World, tmp_path: Path) -> None:
     failed = _version(world, tmp_path, 31, "failed")
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(WrongState) as exc:
         svc.model_promote(user=world.admin, version_id=failed.pk)
     assert "only a ready version" in str(exc.value)
     foreign = _version(world, tmp_path, 32, "ready", project=world.other_project)
@@ -268,7 +269,7 @@ def test_it_refuses_a_rollback_to_a_version_whose_adapter_is_missing(
     for f in Path(gone.adapter_path).iterdir():
         f.unlink()
     Path(gone.adapter_path).rmdir()
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(WrongState) as exc:
         svc.model_rollback(user=world.admin, version_id=gone.pk)
     assert "cannot be used" in str(exc.value) and "unchanged" in str(exc.value)
     world.project.refresh_from_db()
@@ -281,7 +282,7 @@ def test_it_refuses_an_adapter_whose_sha256_no_longer_matches(
 ) -> None:
     version = _version(world, tmp_path, 51, "ready")
     (Path(version.adapter_path) / "adapter_model.safetensors").write_bytes(b"tampered")
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(WrongState) as exc:
         svc.model_promote(user=world.admin, version_id=version.pk)
     assert "sha256" in str(exc.value)
     version.refresh_from_db()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
 from django.urls import reverse
@@ -16,6 +16,7 @@ from django.urls import reverse
 from studio.models import AuditEvent, ModelVersion, Project
 from studio.services import training as svc
 from studio.services.briefs import brief_create
+from studio.services.errors import WrongState
 from studio.services.generation import job_inputs
 from tests.conftest import World
 from tests.studio.training.test_services import _version
@@ -65,7 +66,7 @@ def test_it_archives_the_live_version_audits_once_and_new_jobs_use_no_adapter(
 
 
 def test_it_refuses_clearly_when_the_project_already_uses_the_base(world: World) -> None:
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(WrongState) as exc:
         svc.model_use_base(user=world.admin, project_id=world.project.pk)
     assert "already uses its base model" in str(exc.value)
     assert not AuditEvent.objects.filter(verb="model.use_base").exists()
