@@ -19,18 +19,14 @@ No torch here: only the data side of ``generation.training`` is imported.
 from __future__ import annotations
 
 from studio.models import TrainingJob
+from studio.selectors.training import dataset_examples, examples_as_dataset, training_examples
 from studio.services.claims import Claim
 from studio.services.training.checksums import (
     ChecksumOutcome,
     ChecksumUpgrade,
     adapter_checksums_upgrade,
 )
-from studio.services.training.examples import (
-    dataset_examples,
-    example_set_excluded,
-    examples_as_dataset,
-    training_examples,
-)
+from studio.services.training.examples import example_set_excluded
 from studio.services.training.jobs import (
     LOG_TAIL_CHARS,
     TRAINING,

@@ -1,4 +1,5 @@
-"""Training examples: which of a project's examples train, and as what."""
+"""Training examples: an admin excludes one from training, or includes it again. (Which
+examples train, and as what, is read by ``studio.selectors.training``.)"""
 
 from __future__ import annotations
 
@@ -9,20 +10,7 @@ from django.http import Http404
 
 from studio.models import TrainingExample
 from studio.permissions import Need, project_for_user
-from studio.selectors.training import (
-    ROW_FIELDS,
-    dataset_examples,
-    example_rows,
-    examples_as_dataset,
-    training_examples,
-)
 from studio.services.audit import audit_record
-
-# The reads live in studio.selectors.training; kept importable from here for the
-# services of this package.
-__all__ = ["ROW_FIELDS", "dataset_examples", "example_rows", "example_set_excluded",
-           "examples_as_dataset", "training_examples"]
-
 
 
 def example_set_excluded(*, user: Any, example_id: object, excluded: bool) -> TrainingExample:

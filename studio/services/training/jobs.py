@@ -34,11 +34,11 @@ from generation.training import (
 )
 from studio.models import ModelVersion, Project, TrainingExample, TrainingJob
 from studio.permissions import Need, project_for_user, training_job_for_user
+from studio.selectors.training import training_examples
 from studio.services import jobs as lifecycle
 from studio.services.audit import audit_record
 from studio.services.claims import Claim
 from studio.services.errors import WrongState
-from studio.services.training.examples import training_examples
 from studio.services.training.snapshots import snapshot_files, snapshot_of, snapshot_store
 from studio.services.training.versions import load_check_fields, make_live
 from studio.services.webhooks import webhook_training_finished

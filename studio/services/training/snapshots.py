@@ -22,7 +22,7 @@ from generation.training.pairing import ExampleRow, pair_examples
 from generation.training.snapshot import FILES as SNAPSHOT_FILES
 from generation.training.snapshot import MANIFEST as SNAPSHOT_MANIFEST
 from studio.models import DatasetSnapshot, Project, TrainingExample
-from studio.services.training.examples import ROW_FIELDS, example_rows, training_examples
+from studio.selectors.training import ROW_FIELDS, example_rows, training_examples
 
 logger = logging.getLogger(__name__)
 
