@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -126,14 +127,27 @@ class TrainConfig:
         return cls(**values)
 
 
+class ProgressEvent(StrEnum):
+    """What a progress report announces; the receiver acts on this, never on the text."""
+
+    STARTED = "started"
+    RESUMED = "resumed"  # from a checkpoint: later points of the dead run are stale
+    STEP = "step"  # an optimizer step with its training loss
+    EVAL = "eval"  # an evaluation with its eval loss
+    LOG = "log"  # anything else the trainer logged (e.g. the run's summary)
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class TrainProgress:
     """One progress report. ``phase`` is "sft" or "dpo"; steps count within the phase.
 
-    Sent on every optimizer step, every log and every evaluation; ``message`` is a
-    human-readable log line for the job page.
+    Sent on start/resume, every optimizer step, every evaluation and a cancel. The
+    losses are those measured by this event (``train_loss`` on STEP, ``eval_loss`` on
+    EVAL), else None; ``message`` is a human-readable log line for the job page.
     """
 
+    event: ProgressEvent
     phase: str
     step: int
     total_steps: int

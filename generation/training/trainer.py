@@ -36,7 +36,7 @@ from generation.training.checkpoints import (
     make_atomic_trainer_class,
     remove_incomplete,
 )
-from generation.training.config import TrainConfig, TrainProgress, TrainResult
+from generation.training.config import ProgressEvent, TrainConfig, TrainProgress, TrainResult
 from generation.training.data import SFTExample
 from generation.training.errors import (
     CheckpointMismatch,
@@ -104,7 +104,7 @@ def tokenize_sft(
 
 
 class _Reporter:
-    """Builds TrainProgress reports for one phase and asks whether to cancel."""
+    """Builds TrainProgress events for one phase and asks whether to cancel."""
 
     def __init__(self, phase: str, progress: ProgressFn | None, should_cancel: CancelFn | None):
         self.phase = phase
@@ -113,33 +113,21 @@ class _Reporter:
         self.cancelled = False
         self.start = time.monotonic()
         self.first_step: int | None = None
-        self.train_loss: float | None = None
-        self.eval_loss: float | None = None
-        self.learning_rate: float | None = None
 
-    def emit(self, step: int, total: int, epoch: float, message: str = "") -> None:
+    def emit(self, event: ProgressEvent, state: Any, message: str, **losses: float | None) -> None:
         if self.progress is None:
             return
+        step, total = state.global_step, state.max_steps
         elapsed = time.monotonic() - self.start
         eta: float | None = None
         if self.first_step is not None and step > self.first_step:
             # Speed measured over this process's steps only: resumed steps took no time here.
-            per_step = elapsed / (step - self.first_step)
-            eta = max(0.0, per_step * (total - step))
-        self.progress(
-            TrainProgress(
-                phase=self.phase,
-                step=step,
-                total_steps=total,
-                epoch=round(epoch, 4),
-                elapsed_s=round(elapsed, 3),
-                eta_s=None if eta is None else round(eta, 1),
-                train_loss=self.train_loss,
-                eval_loss=self.eval_loss,
-                learning_rate=self.learning_rate,
-                message=message,
-            )
-        )
+            eta = max(0.0, elapsed / (step - self.first_step) * (total - step))
+        self.progress(TrainProgress(
+            event=event, phase=self.phase, step=step, total_steps=total,
+            epoch=round(state.epoch or 0.0, 4), elapsed_s=round(elapsed, 3),
+            eta_s=None if eta is None else round(eta, 1), message=message, **losses,
+        ))
 
 
 def _make_callback(reporter: _Reporter) -> Any:
@@ -151,10 +139,11 @@ def _make_callback(reporter: _Reporter) -> Any:
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             reporter.first_step = state.global_step
             reporter.start = time.monotonic()
-            what = f"resumed at step {state.global_step}" if state.global_step else "started"
-            reporter.emit(
-                state.global_step, state.max_steps, state.epoch or 0.0, f"{reporter.phase} {what}"
-            )
+            if state.global_step:
+                reporter.emit(ProgressEvent.RESUMED, state,
+                              f"{reporter.phase} resumed at step {state.global_step}")
+            else:
+                reporter.emit(ProgressEvent.STARTED, state, f"{reporter.phase} started")
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if reporter.should_cancel is not None and reporter.should_cancel():
@@ -163,7 +152,7 @@ def _make_callback(reporter: _Reporter) -> Any:
                 # A cancelled job publishes nothing, so skip the pending eval/save.
                 control.should_save = False
                 control.should_evaluate = False
-                reporter.emit(state.global_step, state.max_steps, state.epoch or 0.0, "cancelled")
+                reporter.emit(ProgressEvent.CANCELLED, state, "cancelled")
             # Otherwise the report comes from on_log, which runs right after with the
             # step's loss (logging_steps=1).
 
@@ -171,24 +160,24 @@ def _make_callback(reporter: _Reporter) -> Any:
             self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
         ) -> None:
             logs = logs or {}
-            if "loss" in logs:
-                reporter.train_loss = float(logs["loss"])
-            if "eval_loss" in logs:
-                reporter.eval_loss = float(logs["eval_loss"])
-            if "learning_rate" in logs:
-                reporter.learning_rate = float(logs["learning_rate"])
             shown = ", ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                 for k, v in sorted(logs.items())
                 if k in {"loss", "eval_loss", "learning_rate", "grad_norm", "train_loss"}
             )
-            if shown:
-                reporter.emit(
-                    state.global_step,
-                    state.max_steps,
-                    state.epoch or 0.0,
-                    f"{reporter.phase} step {state.global_step}/{state.max_steps}: {shown}",
-                )
+            if not shown:
+                return
+            message = f"{reporter.phase} step {state.global_step}/{state.max_steps}: {shown}"
+            rate = logs.get("learning_rate")
+            rate = float(rate) if isinstance(rate, (int, float)) else None
+            if "eval_loss" in logs:
+                reporter.emit(ProgressEvent.EVAL, state, message,
+                              eval_loss=float(logs["eval_loss"]), learning_rate=rate)
+            elif "loss" in logs:
+                reporter.emit(ProgressEvent.STEP, state, message,
+                              train_loss=float(logs["loss"]), learning_rate=rate)
+            else:
+                reporter.emit(ProgressEvent.LOG, state, message)
 
     return StudioProgressCallback()
 

@@ -14,26 +14,29 @@ from its last complete checkpoint (or returns the stored result of a finished ru
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
+from generation.training.config import ProgressEvent as Event
+from generation.training.config import TrainProgress
 from studio.services import training as svc
 from studio.tasks.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
 
-_TRAIN_LOSS = re.compile(r"[\s,:]loss=")
 # Progress rows are written at most this often (plus every eval, start and resume).
 PROGRESS_EVERY_S = 1.0
 CANCEL_CHECK_EVERY_S = 1.0
 
 
 class ProgressRecorder:
-    """Turns TrainProgress reports into the job's step, loss curve and log tail."""
+    """Turns TrainProgress events into the job's step, loss curve and log tail."""
+
+    # Written at once; other events at most every PROGRESS_EVERY_S.
+    URGENT = frozenset({Event.STARTED, Event.RESUMED, Event.EVAL, Event.CANCELLED})
 
     def __init__(self, claim: svc.Claim, loss_curve: list[dict[str, Any]], log_tail: str):
         self.claim = claim
@@ -42,32 +45,25 @@ class ProgressRecorder:
         self.last_write = 0.0
         self.lost = False
 
-    def __call__(self, report: Any) -> None:
-        urgent = False
-        message = report.message or ""
-        if "resumed at step" in message:
+    def __call__(self, report: TrainProgress) -> None:
+        point = {"phase": report.phase, "step": report.step}
+        if report.event is Event.RESUMED:
             # Points logged after the checkpoint by the dead run are trained again now.
             self.curve = [p for p in self.curve
                           if p.get("phase") != report.phase or p.get("step", 0) <= report.step]
-            urgent = True
-        point = {"phase": report.phase, "step": report.step}
-        if _TRAIN_LOSS.search(message) and report.train_loss is not None:
+        elif report.event is Event.STEP and report.train_loss is not None:
             self.curve.append({**point, "loss": round(report.train_loss, 5)})
-        if "eval_loss=" in message and report.eval_loss is not None:
+        elif report.event is Event.EVAL and report.eval_loss is not None:
             self.curve.append({**point, "eval_loss": round(report.eval_loss, 5)})
-            urgent = True
-        if message:
-            self.log = (self.log + message + "\n")[-svc.LOG_TAIL_CHARS:]
-        if "started" in message or "cancelled" in message:
-            urgent = True
+        self.note(report.message)
         now = time.monotonic()
-        if urgent or now - self.last_write >= PROGRESS_EVERY_S or (
+        if report.event in self.URGENT or now - self.last_write >= PROGRESS_EVERY_S or (
             report.total_steps and report.step >= report.total_steps
         ):
             self.flush(report)
             self.last_write = now
 
-    def flush(self, report: Any) -> None:
+    def flush(self, report: TrainProgress) -> None:
         ok = svc.training_job_progress(
             claim=self.claim, phase=report.phase, step=report.step,
             total_steps=report.total_steps, eta_seconds=report.eta_s,
@@ -76,7 +72,8 @@ class ProgressRecorder:
         self.lost = self.lost or not ok
 
     def note(self, line: str) -> None:
-        self.log = (self.log + line + "\n")[-svc.LOG_TAIL_CHARS:]
+        if line:
+            self.log = (self.log + line + "\n")[-svc.LOG_TAIL_CHARS:]
 
 
 class CancelCheck:

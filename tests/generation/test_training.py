@@ -18,6 +18,7 @@ from generation.training import (
     EvalMetrics,
     NotEnoughExamples,
     PreferenceExample,
+    ProgressEvent,
     SFTExample,
     Snapshot,
     TrainConfig,
@@ -162,8 +163,15 @@ def test_it_reports_progress_step_by_step(trained) -> None:
     steps = [r.step for r in sft]
     assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 4
     assert all(r.total_steps == 4 for r in sft)
-    assert any(r.eval_loss is not None for r in sft)
-    assert any(r.eta_s is not None for r in sft) and sft[-1].train_loss is not None
+    assert sft[0].event is ProgressEvent.STARTED
+    # Typed events: one STEP with its training loss per optimizer step, EVALs with the
+    # eval loss, and a loss only on the event that measured it.
+    assert [r.step for r in sft if r.event is ProgressEvent.STEP] == [1, 2, 3, 4]
+    assert all(r.train_loss is not None and r.eval_loss is None
+               for r in sft if r.event is ProgressEvent.STEP)
+    evals = [r for r in sft if r.event is ProgressEvent.EVAL]
+    assert evals and all(r.eval_loss is not None and r.train_loss is None for r in evals)
+    assert any(r.eta_s is not None for r in sft)
     assert any("step 4/4" in r.message for r in sft)
     assert [r.step for r in reports if r.phase == "dpo"][-1] == 4
 
