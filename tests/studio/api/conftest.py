@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from redis import Redis
 
-from studio.services.throttling import THROTTLE_KEY_PREFIX, _client
+from studio.services.throttling import THROTTLE_KEY_PREFIX
 
 
 class Api:
@@ -42,7 +43,7 @@ def api(client: Client) -> Api:
 
 def clear_generation_counters(url: str) -> None:
     """Empty every team's generation window (team ids come back in a fresh test database)."""
-    redis = _client(url)
+    redis = Redis.from_url(url)
     keys = list(redis.scan_iter(match=f"{THROTTLE_KEY_PREFIX}*"))
     if keys:
         redis.delete(*keys)
