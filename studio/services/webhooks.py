@@ -220,11 +220,6 @@ def webhook_training_finished(*, job_id: int) -> None:
 # --- Delivery --------------------------------------------------------------------------
 
 
-def webhook_backoff(retries: int) -> int:
-    """Seconds before retry number ``retries + 1``: 2, 4, 8 … capped."""
-    return int(min(BACKOFF_CAP_S, 2 ** (retries + 1)))
-
-
 def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
