@@ -21,8 +21,11 @@ from studio.models import (
 )
 from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
+from studio.selectors.briefs import BRIEF_FILTERS
+from studio.selectors.filters import FilterField
 from studio.selectors.generation import JobProblem, job_problem
-from studio.selectors.reviews import DRAFT_LIST_FILTERS, FilterField, filter_field
+from studio.selectors.reviews import DRAFT_LIST_FILTERS
+from studio.selectors.training import EXAMPLE_FILTERS
 from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
 
 from .base import ETAG_HELP, StrictSerializer, etag_version
@@ -36,14 +39,26 @@ class AllowlistField(serializers.ChoiceField):
         super().__init__(choices=choices_from(), **kwargs)
 
 
-def query_field(definitions: Sequence[FilterField], name: str) -> serializers.Field:
+def query_field(definition: FilterField) -> serializers.Field:
     """A query parameter of the API, made from the list's one definition of it."""
-    definition = filter_field(definitions, name)
     help_text = definition.help or None
     if definition.choices is not None:
         return AllowlistField(definition.choices, required=False, help_text=help_text)
-    return serializers.RegexField(rf"^({definition.pattern})$", required=False,
-                                  help_text=help_text)
+    if definition.pattern is not None:
+        return serializers.RegexField(rf"^({definition.pattern})$", required=False,
+                                      help_text=help_text)
+    return serializers.CharField(required=False, allow_blank=True,
+                                 max_length=definition.max_length, help_text=help_text)
+
+
+def filter_serializer(name: str, doc: str, fields: Sequence[FilterField],
+                      **more: serializers.Field) -> type[serializers.Serializer]:
+    """The query parameters of a paged list: its filters (400 for a value they do not
+    allow), ``more`` fields, and ``page``."""
+    declared = {f.name: query_field(f) for f in fields}
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+    return type(name, (serializers.Serializer,),
+                {"__doc__": doc, **declared, **more, "page": page})
 
 
 class KindChoiceField(serializers.ChoiceField):
@@ -221,28 +236,16 @@ class BriefCreatedSerializer(BriefSerializer):
 # Drafts and reviews -------------------------------------------------------------------
 
 
-class BriefFilterSerializer(serializers.Serializer):
-    """Query parameters of a project's brief list (the brief desk's filters)."""
-
-    kind = KindChoiceField(required=False)
-    status = serializers.ChoiceField(choices=Brief.Status.choices, required=False)
-    q = serializers.CharField(required=False, allow_blank=True, max_length=100,
-                              help_text="Words in the title.")
-    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
-
-
-class DraftFilterSerializer(serializers.Serializer):
-    """Query parameters of the draft list: the review queue's filters plus status,
-    project and an ordering from an allowlist."""
-
-    project = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    status = query_field(DRAFT_LIST_FILTERS, "status")
-    kind = query_field(DRAFT_LIST_FILTERS, "kind")
-    flag = query_field(DRAFT_LIST_FILTERS, "flag")
-    model = query_field(DRAFT_LIST_FILTERS, "model")
-    age = query_field(DRAFT_LIST_FILTERS, "age")
-    ordering = query_field(DRAFT_LIST_FILTERS, "ordering")
-    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+BriefFilterSerializer = filter_serializer(
+    "BriefFilterSerializer", "Query parameters of a project's brief list (the brief desk's filters).",
+    BRIEF_FILTERS,
+)
+DraftFilterSerializer = filter_serializer(
+    "DraftFilterSerializer", "Query parameters of the draft list: the review queue's filters "
+    "plus status, project and an ordering from an allowlist.",
+    DRAFT_LIST_FILTERS,
+    project=serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1),
+)
 
 
 class DraftListSerializer(serializers.ModelSerializer):
@@ -437,12 +440,10 @@ class PageSerializer(serializers.Serializer):
     page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
 
 
-class TrainingExampleFilterSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=TrainingExample.Kind.choices, required=False)
-    state = serializers.ChoiceField(choices=["included", "excluded"], required=False)
-    q = serializers.CharField(required=False, allow_blank=True, max_length=200,
-                              help_text="Words in the prompt or either completion.")
-    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+TrainingExampleFilterSerializer = filter_serializer(
+    "TrainingExampleFilterSerializer", "Query parameters of a project's training examples.",
+    EXAMPLE_FILTERS,
+)
 
 
 class TrainingExportSerializer(serializers.Serializer):

@@ -2,47 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from studio.models import Brief, Draft, GenerationJob, Project, Review
-from studio.models.briefs import kind_names
+from studio.models.briefs import kind_choices
 from studio.models.reviews import ReviewAction
 from studio.permissions import briefs_visible_to
+from studio.selectors.filters import FilterField, Filters
 
 BRIEF_PAGE_SIZE = 50
 ACTIVE_STATUSES = (Brief.Status.QUEUED, Brief.Status.GENERATING)
 
 
+BRIEF_FILTERS: tuple[FilterField, ...] = (
+    FilterField("kind", choices=kind_choices),
+    FilterField("status", choices=lambda: Brief.Status.choices),
+    FilterField("q", max_length=100, help="Words in the title."),
+)
+
+
 @dataclass(frozen=True)
-class BriefFilters:
+class BriefFilters(Filters):
+    """The brief desk's filters (page and API)."""
+
+    FIELDS = BRIEF_FILTERS
     kind: str = ""
     status: str = ""
     q: str = ""
-
-    @property
-    def querystring(self) -> str:
-        return urlencode({k: v for k, v in self.__dict__.items() if v})
-
-    @property
-    def active(self) -> bool:
-        return bool(self.kind or self.status or self.q)
-
-
-def parse_brief_filters(params: Mapping[str, Any]) -> BriefFilters:
-    def get(name: str) -> str:
-        value = params.get(name, "")
-        return value.strip() if isinstance(value, str) else ""
-
-    return BriefFilters(
-        kind=get("kind") if get("kind") in kind_names() else "",
-        status=get("status") if get("status") in Brief.Status.values else "",
-        q=get("q")[:100],
-    )
 
 
 def project_briefs(*, user: Any, project: Project, filters: BriefFilters) -> QuerySet[Brief]:

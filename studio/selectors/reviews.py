@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -29,6 +27,7 @@ from studio.models import Draft, ModelVersion, Project, Review, Team
 from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import drafts_visible_to, versions_visible_to
+from studio.selectors.filters import FilterField, Filters
 
 PAGE_SIZE = 25
 
@@ -56,33 +55,6 @@ FLAG_CHOICES: dict[str, str] = {"any": "Any flag", "none": "No flags", **FLAG_LA
 DRAFT_ORDERINGS = ("created_at", "-created_at", "id", "-id")
 
 
-@dataclass(frozen=True)
-class FilterField:
-    """One query parameter of a list, as an allowlist: ``choices`` (read each time they
-    are needed, so a kind registered later counts; values or (value, label) pairs) or a
-    ``pattern`` the whole value matches. The page ignores a value it does not allow; the
-    API answers 400 (``studio.api.serializers`` makes its fields from these)."""
-
-    name: str
-    choices: Callable[[], Sequence[Any]] | None = None
-    pattern: str | None = None
-    help: str = ""
-
-    def allowed(self) -> list[str]:
-        assert self.choices is not None
-        return [c[0] if isinstance(c, tuple) else c for c in self.choices()]
-
-    def clean(self, value: object) -> str:
-        """``value`` when it is allowed, otherwise ""."""
-        if not isinstance(value, str) or not value:
-            return ""
-        if self.choices is not None:
-            return value if value in self.allowed() else ""
-        if self.pattern is not None:
-            return value if re.match(f"^({self.pattern})$", value) else ""
-        return value
-
-
 # The review queue's filters, on the page and in the API's draft list.
 QUEUE_FILTERS: tuple[FilterField, ...] = (
     FilterField("kind", choices=kind_choices),
@@ -98,34 +70,15 @@ DRAFT_LIST_FILTERS: tuple[FilterField, ...] = (
 )
 
 
-def filter_field(fields: Sequence[FilterField], name: str) -> FilterField:
-    return next(f for f in fields if f.name == name)
-
-
 @dataclass(frozen=True)
-class QueueFilters:
+class QueueFilters(Filters):
     """The queue's filters, each checked against its allowlist (``QUEUE_FILTERS``)."""
 
+    FIELDS = QUEUE_FILTERS
     kind: str = ""
     flag: str = ""
     model: str = ""
     age: str = ""
-
-    def items(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v}
-
-    @property
-    def querystring(self) -> str:
-        return urlencode(self.items())
-
-    @property
-    def active(self) -> bool:
-        return bool(self.items())
-
-
-def parse_queue_filters(params: Mapping[str, Any]) -> QueueFilters:
-    """The queue's filters from query parameters; a value not allowed is left out."""
-    return QueueFilters(**{f.name: f.clean(params.get(f.name, "")) for f in QUEUE_FILTERS})
 
 
 def _scope(*, user: Any, team: Team | None, project: Project | None) -> QuerySet[Draft]:

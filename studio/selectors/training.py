@@ -21,29 +21,26 @@ from studio.permissions import (
     training_jobs_visible_to,
     versions_visible_to,
 )
+from studio.selectors.filters import FilterField, Filters
 
 EXPORT_FORMATS = {"sft": "SFT (messages)", "dpo": "DPO (prompt / chosen / rejected)"}
-SEARCH_MAX = 200
+
+
+EXAMPLE_FILTERS: tuple[FilterField, ...] = (
+    FilterField("kind", choices=lambda: TrainingExample.Kind.choices),
+    FilterField("state", choices=lambda: ["included", "excluded"]),
+    FilterField("q", max_length=200, help="Words in the prompt or either completion."),
+)
 
 
 @dataclass(frozen=True)
-class ExampleFilters:
+class ExampleFilters(Filters):
+    """The training examples' filters (page and API)."""
+
+    FIELDS = EXAMPLE_FILTERS
     kind: str = ""
+    state: str = ""
     q: str = ""
-    state: str = ""  # "", "included", "excluded"
-
-    @classmethod
-    def from_query(cls, params: Any) -> ExampleFilters:
-        kind = params.get("kind", "")
-        state = params.get("state", "")
-        return cls(
-            kind=kind if kind in TrainingExample.Kind.values else "",
-            q=str(params.get("q", "")).strip()[:SEARCH_MAX],
-            state=state if state in ("included", "excluded") else "",
-        )
-
-    def as_query(self) -> dict[str, str]:
-        return {k: v for k, v in (("kind", self.kind), ("q", self.q), ("state", self.state)) if v}
 
 
 def training_examples_for(

@@ -26,7 +26,7 @@ from studio.permissions import (
     role_allows,
     role_in,
 )
-from studio.selectors.briefs import ACTIVE_STATUSES, brief_page, parse_brief_filters, project_briefs
+from studio.selectors.briefs import ACTIVE_STATUSES, BriefFilters, brief_page, project_briefs
 from studio.selectors.generation import job_problem
 from studio.services.briefs import brief_submit
 from studio.services.errors import StudioError
@@ -39,7 +39,7 @@ from studio.views.errors import error_text
 @vary_on_headers("HX-Request")
 def brief_desk(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id)
-    filters = parse_brief_filters(request.GET)
+    filters = BriefFilters.from_query(request.GET)
     paginator = Paginator(project_briefs(user=request.user, project=project, filters=filters), 50)
     page = paginator.get_page(request.GET.get("page"))
     context = {

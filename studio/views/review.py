@@ -22,7 +22,6 @@ from studio.selectors.reviews import (
     QueueFilters,
     diff_stats,
     draft_history,
-    parse_queue_filters,
     queue_filter_options,
     queue_neighbour,
     review_queue,
@@ -60,7 +59,7 @@ def _team_scope(request: HttpRequest) -> Team:
 
 
 def _queue(request: HttpRequest, *, team: Team, project: Project | None) -> HttpResponse:
-    filters = parse_queue_filters(request.GET)
+    filters = QueueFilters.from_query(request.GET)
     page = review_queue(user=request.user, team=team, project=project, filters=filters,
                         after=_int(request.GET.get("after")))
     context = {
@@ -107,7 +106,7 @@ def _scope_qs(project: Project | None, filters: QueueFilters) -> str:
 def _draft_scope(request: HttpRequest, draft: Draft) -> tuple[Project | None, QueueFilters]:
     params = request.POST if request.method == "POST" else request.GET
     project = draft.project if params.get("queue") == "project" else None
-    return project, parse_queue_filters(params)
+    return project, QueueFilters.from_query(params)
 
 
 def _queue_url(draft: Draft, project: Project | None, filters: QueueFilters) -> str:

@@ -61,7 +61,7 @@ def training_examples(request: HttpRequest, project_id: int) -> HttpResponse:
     page = Paginator(sel.training_examples_for(request.user, project=project, filters=filters),
                      EXAMPLES_PER_PAGE).get_page(request.GET.get("page"))
     context = {"project": project, "here": "Training data", "page": page, "filters": filters,
-               "kinds": TrainingExample.Kind.choices, "query": filters.as_query()}
+               "kinds": TrainingExample.Kind.choices, "query": filters.items()}
     template = "studio/training/examples.html"
     if request.htmx:  # type: ignore[attr-defined]
         template += "#results"

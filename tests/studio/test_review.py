@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from studio.models import AuditEvent, Brief, Draft, Review, Role, TrainingExample
-from studio.selectors.reviews import parse_queue_filters, review_queue, word_diff
+from studio.selectors.reviews import QueueFilters, review_queue, word_diff
 from studio.services.reviews import (
     DraftClaimed,
     DraftConflict,
@@ -412,11 +412,11 @@ def test_it_orders_the_queue_by_deadline_then_age_and_pages_by_keyset(world: Wor
     old = _drafts(world, 1)[0]
     Draft.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=2))
     Draft.objects.filter(pk=world.draft.pk).update(created_at=now - timedelta(days=1))
-    page = review_queue(user=world.editor, team=world.team, filters=parse_queue_filters({}),
+    page = review_queue(user=world.editor, team=world.team, filters=QueueFilters.from_query({}),
                         size=2)
     assert [d.pk for d in page.rows] == [soon.pk, late.pk]
     assert page.has_next
-    page = review_queue(user=world.editor, team=world.team, filters=parse_queue_filters({}),
+    page = review_queue(user=world.editor, team=world.team, filters=QueueFilters.from_query({}),
                         after=page.next_after, size=2)
     assert [d.pk for d in page.rows] == [old.pk, world.draft.pk]
     assert not page.has_next
@@ -435,7 +435,7 @@ def test_it_filters_the_queue_by_kind_flags_model_and_age(world: World) -> None:
 
     def ids(**params: str) -> set[int]:
         page = review_queue(user=world.editor, team=world.team,
-                            filters=parse_queue_filters(params))
+                            filters=QueueFilters.from_query(params))
         return {d.pk for d in page.rows}
 
     assert ids(kind="ad_copy") == {ad.pk}

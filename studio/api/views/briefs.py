@@ -23,7 +23,7 @@ from studio.permissions import (
     brief_for_user,
     project_for_user,
 )
-from studio.selectors.briefs import brief_page, parse_brief_filters, project_briefs
+from studio.selectors.briefs import BriefFilters, brief_page, project_briefs
 from studio.services.briefs import brief_regenerate, brief_submit
 from studio.services.throttling import generation_throttle
 
@@ -37,7 +37,7 @@ class ProjectBriefsView(StudioMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Any]:
         project = project_for_user(self.request.user, self.kwargs["project_id"], need=Need.VIEW)
         return project_briefs(user=self.request.user, project=project,
-                              filters=parse_brief_filters(self.request.query_params))
+                              filters=BriefFilters.from_query(self.request.query_params))
 
     @extend_schema(
         parameters=[s.BriefFilterSerializer],

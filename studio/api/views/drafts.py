@@ -21,7 +21,7 @@ from studio.permissions import (
     Need,
     draft_for_user,
 )
-from studio.selectors.reviews import drafts_listed, parse_queue_filters
+from studio.selectors.reviews import QueueFilters, drafts_listed
 from studio.services.reviews import (
     draft_claim_or_refuse,
     draft_release,
@@ -42,7 +42,7 @@ class DraftListView(StudioMixin, generics.ListAPIView):
         params = s.DraftFilterSerializer(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         f = params.validated_data
-        return drafts_listed(user=self.request.user, filters=parse_queue_filters(f),
+        return drafts_listed(user=self.request.user, filters=QueueFilters.from_query(f),
                              project_id=f.get("project"), status=f.get("status", ""),
                              ordering=f.get("ordering", "created_at"))
 
