@@ -63,7 +63,7 @@ def test_reporting_the_same_period_again_replaces_it_and_is_audited(
 
     _, a, _, _ = ad
     first, created = ad_result_report(user=world.marketer, draft_id=a.pk, data=_report())
-    again, created_again = ad_result_report(user=world.editor, draft_id=a.pk,
+    again, created_again = ad_result_report(user=world.admin, draft_id=a.pk,
                                             data=_report(clicks=55))
     assert created and not created_again and first.pk == again.pk
     assert AdResult.objects.get().clicks == 55
