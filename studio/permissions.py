@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
 class Need(enum.Enum):
     VIEW = "view"  # read the team's projects, briefs, drafts, versions
-    SUBMIT = "submit"  # create briefs, regenerate, pick A/B variants
+    SUBMIT = "submit"  # create briefs, regenerate
+    AB_TEST = "ab_test"  # pick A/B variants, report their results (README: marketers, admins)
     REVIEW = "review"  # approve, edit, reject drafts
     ADMIN = "admin"  # project settings, members, training, promote and roll back
 
@@ -50,7 +51,7 @@ class Need(enum.Enum):
 ROLE_NEEDS: dict[str, frozenset[Need]] = {
     Role.ADMIN: frozenset(Need),
     Role.EDITOR: frozenset({Need.VIEW, Need.SUBMIT, Need.REVIEW}),
-    Role.MARKETER: frozenset({Need.VIEW, Need.SUBMIT}),
+    Role.MARKETER: frozenset({Need.VIEW, Need.SUBMIT, Need.AB_TEST}),
 }
 
 

@@ -49,7 +49,7 @@ class DraftAdResultsView(StudioAPIView):
     def post(self, request: Request, draft_id: int) -> Response:
         """Report what a picked ad copy variant did over one period (marketers and admins).
         Reporting the same period again replaces its numbers (200); a new period is 201."""
-        draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        draft_for_user(request.user, draft_id, need=Need.AB_TEST)
         body = AdResultInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result, created = ad_result_report(user=request.user, draft_id=draft_id,

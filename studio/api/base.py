@@ -17,17 +17,14 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from studio.api.auth import ApiTokenAuthentication
 from studio.models import Draft, Project
 from studio.permissions import Need, role_allows, role_in
 from studio.services.errors import Busy, Stale, StudioError, WrongState
@@ -180,7 +177,7 @@ class StudioMixin:
     session auth (CSRF enforced by DRF) for the browser."""
 
     authentication_classes: Sequence[type[BaseAuthentication]] = [
-        TokenAuthentication, SessionAuthentication,
+        ApiTokenAuthentication, SessionAuthentication,
     ]
     permission_classes: Sequence[_PermissionClass] = [IsAuthenticated]
     parser_classes: Sequence[type[BaseParser]] = [StudioJSONParser]

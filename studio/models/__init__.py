@@ -1,5 +1,6 @@
 """The nouns of the studio, one module per group (see design.md, "Domain model")."""
 
+from .accounts import Account, ApiToken
 from .ad_results import AdResult
 from .audit import AuditEvent
 from .briefs import Brief, GenerationJob
@@ -10,6 +11,8 @@ from .teams import Membership, Role, Team
 from .training import DatasetSnapshot, ModelVersion, TrainingExample, TrainingJob
 
 __all__ = [
+    "Account",
+    "ApiToken",
     "AdResult",
     "AuditEvent",
     "Brief",

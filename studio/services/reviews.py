@@ -460,7 +460,7 @@ def reviews_decide(*, user: Any, decisions: Sequence[ReviewDecision]) -> list[De
 
 def draft_set_ab_pick(*, user: Any, draft_id: int, picked: bool) -> Draft:
     """Mark (or unmark) a variant as one of the brief's A/B variants to run."""
-    draft = draft_for_user(user, draft_id, need=Need.SUBMIT)
+    draft = draft_for_user(user, draft_id, need=Need.AB_TEST)
     if draft.status == Draft.Status.REJECTED and picked:
         raise Refused("A rejected draft cannot run; pick an approved or pending one.")
     with transaction.atomic():

@@ -114,6 +114,7 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
         "page": page,
         "reasons": list(REJECT_REASONS.items()),
         "can_submit": role_allows(role, Need.SUBMIT),
+        "can_ab_test": role_allows(role, Need.AB_TEST),
         "can_review": role_allows(role, Need.REVIEW),
         "is_admin": is_admin,
         "problem": job_problem(job=page.latest_job, project=brief.project, is_admin=is_admin),
@@ -130,12 +131,12 @@ def draft_ab_pick(request: HttpRequest, draft_id: int) -> HttpResponse:
         if request.htmx:  # type: ignore[attr-defined]
             return HttpResponse(error_text(exc), status=422)
         messages.error(request, error_text(exc))
-        draft = draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        draft = draft_for_user(request.user, draft_id, need=Need.AB_TEST)
         return redirect("brief_detail", brief_id=draft.job.brief_id)
     if request.htmx:  # type: ignore[attr-defined]
         role = role_in(request.user, draft.project.team_id)
         response = render(request, "studio/briefs/detail.html#ab-pick", {
-            "draft": draft, "can_submit": True, "can_review": role_allows(role, Need.REVIEW),
+            "draft": draft, "can_ab_test": True, "can_review": role_allows(role, Need.REVIEW),
         })
         response["HX-Trigger"] = "ab-picks-changed"  # the A/B results section reloads
         return response

@@ -1,7 +1,8 @@
 """Demo data for a fresh install: one team, three people, two projects, a few briefs.
 
-Passwords are generated on the first run (never a fixed default) and kept, readable by
-the owner only, in ``$STUDIO_VAR_DIR/demo-credentials.json`` so the run command can
+None of them is staff or a superuser: the Django admin is for an operator, made
+explicitly with ``manage.py createsuperuser``. Passwords are generated on the first run
+(never a fixed default) and kept, readable by the owner only, in ``$STUDIO_VAR_DIR/demo-credentials.json`` so the run command can
 print them every time it starts. Running the command again changes nothing.
 """
 
@@ -101,8 +102,11 @@ class Command(BaseCommand):
                     password = secrets.token_urlsafe(12)
                     user = User.objects.create_user(username=username, password=password)
                     saved[username] = password
-                if username == "admin" and not user.is_staff:
-                    user.is_staff = user.is_superuser = True
+                if user.is_staff or user.is_superuser:
+                    # Demo accounts are team members, never operators: a superuser reads
+                    # and changes every team's data in /admin/. (Earlier demos made the
+                    # demo admin one.) Operators are made with `createsuperuser`.
+                    user.is_staff = user.is_superuser = False
                     user.save(update_fields=["is_staff", "is_superuser"])
                 Membership.objects.get_or_create(user=user, team=team, defaults={"role": role})
                 users[username] = user
