@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 
 from generation.prompts import KINDS, MAX_TARGET_WORDS, KindField, words_for_tokens
 from studio.models.briefs import INSTRUCTIONS_MAX, MAX_VARIANTS, SOURCE_TEXT_MAX, TITLE_MAX
+from studio.validators import PlainCharField, PlainTextAreaField
 
 # Text fields of the template without a max_length of their own.
 TEXT_MAX = 500
@@ -28,22 +29,6 @@ _COLUMN_MAX = {"title": TITLE_MAX, "instructions": INSTRUCTIONS_MAX,
 # Fields of the template stored in their own Brief column, not in ``extra``.
 _COLUMNS = {"title", "instructions", "audience", "tone", "keywords", "target_words",
             "source_text"}
-
-_CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"} | {"\x7f"}
-
-
-def _no_control_chars(value: str) -> None:
-    if any(ch in _CONTROL for ch in value):
-        raise ValidationError("Remove control characters from this text.")
-
-
-class CleanCharField(forms.CharField):
-    default_validators = [_no_control_chars]
-
-
-class CleanTextField(CleanCharField):
-    widget = forms.Textarea
-
 
 def form_field_for(f: KindField) -> forms.Field:
     """The form field of one template field."""
@@ -60,10 +45,10 @@ def form_field_for(f: KindField) -> forms.Field:
     limit = min(limit, _COLUMN_MAX.get(f.name, limit))
     if f.type == "textarea":
         rows = 4 if f.name == "instructions" else 10 if f.required else 6
-        return CleanTextField(max_length=limit, initial=f.default,
+        return PlainTextAreaField(max_length=limit, initial=f.default,
                               widget=forms.Textarea(attrs={"rows": rows, "maxlength": limit}),
                               **common)
-    return CleanCharField(max_length=limit, initial=f.default, **common)
+    return PlainCharField(max_length=limit, initial=f.default, **common)
 
 
 class BriefForm(forms.Form):
