@@ -21,6 +21,7 @@ from generation.prompts import KINDS, MAX_TARGET_WORDS, KindField, words_for_tok
 from studio.models.briefs import INSTRUCTIONS_MAX, MAX_VARIANTS, SOURCE_TEXT_MAX, TITLE_MAX
 from studio.validators import PlainCharField, PlainTextAreaField
 
+MAX_KEYWORDS = 20
 # Text fields of the template without a max_length of their own.
 TEXT_MAX = 500
 # Brief columns: never longer than the model allows, whatever a template says.
@@ -106,7 +107,11 @@ class BriefForm(forms.Form):
 
     def clean_keywords(self) -> list[str]:
         raw = self.cleaned_data.get("keywords") or ""
-        return [k.strip() for k in raw.split(",") if k.strip()][:20]
+        keywords = [k.strip() for k in raw.split(",") if k.strip()]
+        if len(keywords) > MAX_KEYWORDS:
+            raise ValidationError(f"Give at most {MAX_KEYWORDS} keywords ({len(keywords)} "
+                                  "given).")
+        return keywords
 
     def to_brief_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
