@@ -49,7 +49,8 @@ def test_the_policy_keeps_text_tabs_and_line_breaks_and_names_what_it_refuses() 
     assert "U+001B (ESC)" in _message("\x1b")
     assert "U+009B" in _message("\x9b")
     # Model output is not refused but stored with U+FFFD in place of each such character.
-    assert storable_text("ok\x00\x1b[0m\r\nend") == "ok\ufffd\ufffd[0m\nend"
+    # One for one, so flag spans computed on the model's text still line up.
+    assert storable_text("ok\x00\x1b[0m\r\nend") == "ok\ufffd\ufffd[0m\r\nend"
 
 
 # The review page, plain and htmx ---------------------------------------------------
