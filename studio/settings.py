@@ -191,6 +191,8 @@ STORAGES = {
 
 # Request size: a brief's source text is capped by the form; this is the hard stop.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
+# How deep a JSON body may nest lists and objects (the API's bodies need 4): deeper is 400.
+API_JSON_MAX_DEPTH = envint("API_JSON_MAX_DEPTH", 32)
 
 # Security. In production (DEBUG off) everything secure is on by default.
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -326,6 +328,8 @@ WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)
 REVIEW_CLAIM_SECONDS = envint("REVIEW_CLAIM_SECONDS", 5 * 60)
 
 REST_FRAMEWORK = {
+    # Size and depth limits on every JSON body (studio/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["studio.api.parsers.StudioJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "studio.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

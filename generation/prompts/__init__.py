@@ -8,6 +8,7 @@ tokenizer's chat template and trims it to fit.
 from generation.prompts.builder import (
     build_prompt,
     max_new_tokens_for,
+    neutralise_control_tokens,
     render_chat,
     system_message,
     user_message,
@@ -45,6 +46,7 @@ __all__ = [
     "build_prompt",
     "get_template",
     "max_new_tokens_for",
+    "neutralise_control_tokens",
     "words_for_tokens",
     "register_kind",
     "unregister_kind",

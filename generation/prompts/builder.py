@@ -8,6 +8,7 @@ never cut: if they alone do not fit, PromptTooLongError says by how much.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,40 @@ SYSTEM_ROLE = (
 # last sentence instead of being cut at exactly the target length.
 TOKENS_PER_WORD = 1.4
 LENGTH_MARGIN = 1.25
+
+
+# Chat-template markers of the common families (ChatML's <|im_start|>, <|endoftext|>,
+# Llama 3's <|eot_id|>, <|start_header_id|>…), whatever the tokenizer in use knows.
+_MARKER = re.compile(r"<\|[^<>|\s]{1,64}\|>")
+# Inserted after a marker's first character: the text reads the same to a person, but
+# no longer matches the special token, so the tokenizer spells it out as plain text.
+_BREAK = "\u200b"
+
+
+def _defuse(token: str) -> str:
+    return token[0] + _BREAK + token[1:]
+
+
+def special_token_strings(tokenizer: Any) -> tuple[str, ...]:
+    """The tokenizer's special tokens as text (bos, eos, pad, unk, chat markers and
+    every added token marked special), longest first."""
+    found: set[str] = set(getattr(tokenizer, "all_special_tokens", None) or ())
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    found.update(str(t.content) for t in added.values() if getattr(t, "special", False))
+    return tuple(sorted((t for t in found if len(t.strip()) >= 2), key=len, reverse=True))
+
+
+def neutralise_control_tokens(text: str, tokenizer: Any = None) -> str:
+    """``text`` with every chat-template control token broken up, so text a person wrote
+    (a brief, a brand voice, an example) cannot open or close a turn: ``<|im_end|>`` in
+    a brief reaches the model as the characters, not as the token that ends the turn.
+
+    Covers the tokenizer's own special tokens when one is given, and any ``<|…|>``
+    marker. Idempotent."""
+    for token in special_token_strings(tokenizer) if tokenizer is not None else ():
+        if token in text:
+            text = text.replace(token, _defuse(token))
+    return _MARKER.sub(lambda m: _defuse(m.group()), text)
 
 
 def max_new_tokens_for(target_words: int, *, cap: int | None = None) -> int:
@@ -92,7 +127,8 @@ def build_prompt(
     system = system_message(voice)
     shots = [e for e in examples if e.brief.kind == brief.kind][:max_examples]
     shot_turns = [(user_message(e.brief), e.text.strip()) for e in shots]
-    source = brief.source_text.strip()
+    # Defused before trimming, so the source is cut at plain-text token boundaries.
+    source = neutralise_control_tokens(brief.source_text.strip(), tokenizer)
     trimmed = False
 
     def render(n_shots: int, source_text: str) -> tuple[list[dict[str, str]], str, int]:
@@ -101,6 +137,11 @@ def build_prompt(
             messages += [{"role": "user", "content": user},
                          {"role": "assistant", "content": assistant}]
         messages.append({"role": "user", "content": user_message(brief, source_text)})
+        # Every content is people's text (brief, voice, rules, approved examples) in
+        # our own frame, which has no markers: only the chat template may add turns.
+        messages = [{"role": m["role"], "content": neutralise_control_tokens(m["content"],
+                                                                              tokenizer)}
+                    for m in messages]
         text = render_chat(tokenizer, messages)
         return messages, text, len(tokenizer(text, add_special_tokens=False).input_ids)
 

@@ -7,7 +7,6 @@ the ``StudioError`` family (``studio.services.errors``); here they become the AP
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,13 +17,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from studio.api.auth import ApiTokenAuthentication
+from studio.api.parsers import PayloadTooLarge, StudioJSONParser
 from studio.models import Draft, Project
 from studio.permissions import Need, role_allows, role_in
 from studio.services.errors import Busy, Stale, StudioError, WrongState
@@ -34,12 +34,6 @@ if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
 else:
     _PermissionClass = Any
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -154,22 +148,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, StudioError):
         return studio_error_response(exc)
     return exception_handler(exc, context)
-
-
-class StudioJSONParser(JSONParser):
-    """JSON only, and no lone surrogates anywhere (``"\\ud800"`` is valid JSON but not
-    text: it cannot be stored in PostgreSQL nor rendered back in an error message)."""
-
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise exceptions.ParseError(
-                "JSON parse error - the body holds an invalid character (a lone surrogate)."
-            ) from exc
-        return data
 
 
 class StudioMixin:

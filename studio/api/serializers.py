@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
 
 from studio.models import (
@@ -27,8 +28,23 @@ from studio.selectors.generation import JobProblem, job_problem
 from studio.selectors.reviews import DRAFT_LIST_FILTERS
 from studio.selectors.training import EXAMPLE_FILTERS
 from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
+from studio.validators import plain_text, validate_plain_text
 
 from .base import ETAG_HELP, StrictSerializer, etag_version
+
+
+class PlainTextField(serializers.CharField):
+    """Text under the studio's one input policy (``studio.validators``): ``\r`` becomes
+    ``\n``, control characters are refused with the same message as on the pages."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators
+                           if not isinstance(v, ProhibitNullCharactersValidator)]
+        self.validators.append(validate_plain_text)
+
+    def to_internal_value(self, data: Any) -> str:
+        return plain_text(super().to_internal_value(data))
 
 
 class AllowlistField(serializers.ChoiceField):
@@ -88,17 +104,17 @@ class ProjectSerializer(serializers.ModelSerializer):
 class ProjectSettingsInputSerializer(StrictSerializer):
     """PATCH body: any subset of the settings an admin may change on the settings page."""
 
-    name = serializers.CharField(required=False)
-    brand_voice = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    style_must = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    style_must_not = serializers.CharField(required=False, allow_blank=True,
+    name = PlainTextField(required=False)
+    brand_voice = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
+    style_must = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
+    style_must_not = PlainTextField(required=False, allow_blank=True,
                                            trim_whitespace=False)
-    banned_terms = serializers.CharField(required=False, allow_blank=True)
+    banned_terms = PlainTextField(required=False, allow_blank=True)
     auto_retrain_threshold = serializers.IntegerField(required=False, allow_null=True,
                                                       min_value=0, max_value=2**31 - 1)
     auto_promote = serializers.BooleanField(required=False)
     # Checked by the service (URL form, public address); empty turns webhooks off.
-    webhook_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    webhook_url = PlainTextField(required=False, allow_blank=True, max_length=500)
     rotate_webhook_secret = serializers.BooleanField(
         required=False, default=False,
         help_text="true: replace the webhook signing secret (the answer shows the new one)",
@@ -125,18 +141,18 @@ class BriefInputSerializer(StrictSerializer):
     call_to_action; an outline's chapters…) go in ``extra``; the kind's form checks all."""
 
     kind = KindChoiceField()
-    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    instructions = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    audience = serializers.CharField(required=False, allow_blank=True)
-    tone = serializers.CharField(required=False, allow_blank=True)
-    keywords = serializers.ListField(child=serializers.CharField(allow_blank=True),
+    title = PlainTextField(allow_blank=True, trim_whitespace=False)
+    instructions = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
+    audience = PlainTextField(required=False, allow_blank=True)
+    tone = PlainTextField(required=False, allow_blank=True)
+    keywords = serializers.ListField(child=PlainTextField(allow_blank=True),
                                      required=False, max_length=100)
-    source_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    source_text = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
     target_words = serializers.IntegerField(required=False, allow_null=True,
                                             min_value=-(2**31), max_value=2**31 - 1)
     variants = serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1)
     deadline = serializers.DateTimeField(required=False, allow_null=True)
-    extra = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    extra = serializers.DictField(child=PlainTextField(allow_blank=True), required=False)
 
 
 class GenerationJobSerializer(serializers.ModelSerializer):
@@ -302,21 +318,21 @@ class DraftSerializer(serializers.ModelSerializer):
 
 
 class ApproveInputSerializer(StrictSerializer):
-    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+    text = PlainTextField(required=False, allow_blank=True, trim_whitespace=False,
                                  help_text="Your edited text; leave out to approve as it is.")
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = PlainTextField(required=False, allow_blank=True)
 
 
 class RejectInputSerializer(StrictSerializer):
     reason_tags = serializers.ListField(
-        child=serializers.CharField(), max_length=20,
+        child=PlainTextField(), max_length=20,
         help_text="One or more of: " + ", ".join(REJECT_REASONS),
     )
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = PlainTextField(required=False, allow_blank=True)
 
 
 class EditInputSerializer(StrictSerializer):
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    text = PlainTextField(allow_blank=True, trim_whitespace=False)
 
 
 class AbPickInputSerializer(StrictSerializer):
@@ -345,10 +361,10 @@ class BulkDecisionInputSerializer(StrictSerializer):
                   'draft as you saw it, e.g. "v3" (or 3). Required.',
     )
     reason_tags = serializers.ListField(
-        child=serializers.CharField(), max_length=20, required=False,
+        child=PlainTextField(), max_length=20, required=False,
         help_text="Reject only, one or more of: " + ", ".join(REJECT_REASONS),
     )
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = PlainTextField(required=False, allow_blank=True)
 
 
 class DecisionListField(serializers.ListField):

@@ -19,7 +19,9 @@ from django.core.exceptions import ValidationError
 
 from generation.prompts import KINDS, MAX_TARGET_WORDS, KindField, words_for_tokens
 from studio.models.briefs import INSTRUCTIONS_MAX, MAX_VARIANTS, SOURCE_TEXT_MAX, TITLE_MAX
+from studio.validators import PlainCharField, PlainTextAreaField
 
+MAX_KEYWORDS = 20
 # Text fields of the template without a max_length of their own.
 TEXT_MAX = 500
 # Brief columns: never longer than the model allows, whatever a template says.
@@ -28,22 +30,6 @@ _COLUMN_MAX = {"title": TITLE_MAX, "instructions": INSTRUCTIONS_MAX,
 # Fields of the template stored in their own Brief column, not in ``extra``.
 _COLUMNS = {"title", "instructions", "audience", "tone", "keywords", "target_words",
             "source_text"}
-
-_CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"} | {"\x7f"}
-
-
-def _no_control_chars(value: str) -> None:
-    if any(ch in _CONTROL for ch in value):
-        raise ValidationError("Remove control characters from this text.")
-
-
-class CleanCharField(forms.CharField):
-    default_validators = [_no_control_chars]
-
-
-class CleanTextField(CleanCharField):
-    widget = forms.Textarea
-
 
 def form_field_for(f: KindField) -> forms.Field:
     """The form field of one template field."""
@@ -60,10 +46,10 @@ def form_field_for(f: KindField) -> forms.Field:
     limit = min(limit, _COLUMN_MAX.get(f.name, limit))
     if f.type == "textarea":
         rows = 4 if f.name == "instructions" else 10 if f.required else 6
-        return CleanTextField(max_length=limit, initial=f.default,
+        return PlainTextAreaField(max_length=limit, initial=f.default,
                               widget=forms.Textarea(attrs={"rows": rows, "maxlength": limit}),
                               **common)
-    return CleanCharField(max_length=limit, initial=f.default, **common)
+    return PlainCharField(max_length=limit, initial=f.default, **common)
 
 
 class BriefForm(forms.Form):
@@ -121,7 +107,11 @@ class BriefForm(forms.Form):
 
     def clean_keywords(self) -> list[str]:
         raw = self.cleaned_data.get("keywords") or ""
-        return [k.strip() for k in raw.split(",") if k.strip()][:20]
+        keywords = [k.strip() for k in raw.split(",") if k.strip()]
+        if len(keywords) > MAX_KEYWORDS:
+            raise ValidationError(f"Give at most {MAX_KEYWORDS} keywords ({len(keywords)} "
+                                  "given).")
+        return keywords
 
     def to_brief_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

@@ -5,6 +5,7 @@ from django.db import models
 
 from generation.prompts import KINDS
 from generation.prompts.kinds import AdCopyTemplate
+from studio.models.fields import UserCharField, UserJSONField, UserTextField
 
 from .jobs import JobQuerySet
 from .projects import Project
@@ -40,16 +41,16 @@ class Brief(models.Model):
     # Choices from the template registry, checked by the kind's form; no DB constraint,
     # so adding a kind needs no migration.
     kind = models.CharField(max_length=20, choices=kind_choices)
-    title = models.CharField(max_length=TITLE_MAX)
-    instructions = models.TextField(blank=True, max_length=INSTRUCTIONS_MAX)
-    audience = models.CharField(max_length=300, blank=True)
-    tone = models.CharField(max_length=120, blank=True)
-    keywords = models.JSONField(default=list, blank=True)
-    source_text = models.TextField(blank=True, max_length=SOURCE_TEXT_MAX)
+    title = UserCharField(max_length=TITLE_MAX)
+    instructions = UserTextField(blank=True, max_length=INSTRUCTIONS_MAX)
+    audience = UserCharField(max_length=300, blank=True)
+    tone = UserCharField(max_length=120, blank=True)
+    keywords = UserJSONField(default=list, blank=True)
+    source_text = UserTextField(blank=True, max_length=SOURCE_TEXT_MAX)
     target_words = models.PositiveIntegerField(null=True, blank=True)
     variants = models.PositiveSmallIntegerField(default=1)
     # Fields only some kinds have (ad copy: product, channel, call to action; …).
-    extra = models.JSONField(default=dict, blank=True)
+    extra = UserJSONField(default=dict, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from studio.models.fields import UserTextField
+
 from .briefs import GenerationJob
 
 
@@ -19,7 +21,7 @@ class Draft(models.Model):
     )
     variant = models.PositiveSmallIntegerField()
     text = models.TextField(help_text="Exactly as generated")
-    current_text = models.TextField(help_text="The text as last saved by an editor")
+    current_text = UserTextField(help_text="The text as last saved by an editor")
     prompt = models.TextField()
     params = models.JSONField(default=dict)
     seed = models.BigIntegerField()

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
 
+from studio.models.fields import UserCharField, UserTextField
+
 from .teams import Team
 
 BRAND_VOICE_MAX = 4000
@@ -25,20 +27,20 @@ SETTINGS_FIELDS = (
 
 class Project(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
-    name = models.CharField(max_length=120)
-    brand_voice = models.TextField(
+    name = UserCharField(max_length=120)
+    brand_voice = UserTextField(
         blank=True, max_length=BRAND_VOICE_MAX, validators=[MaxLengthValidator(BRAND_VOICE_MAX)]
     )
     # One rule a line; kept as text so admins edit them as they think of them.
-    style_must = models.TextField(
+    style_must = UserTextField(
         "style rules: must", blank=True, max_length=RULES_MAX,
         validators=[MaxLengthValidator(RULES_MAX)],
     )
-    style_must_not = models.TextField(
+    style_must_not = UserTextField(
         "style rules: must not", blank=True, max_length=RULES_MAX,
         validators=[MaxLengthValidator(RULES_MAX)],
     )
-    banned_terms = models.TextField(
+    banned_terms = UserTextField(
         blank=True, max_length=BANNED_TERMS_MAX, validators=[MaxLengthValidator(BANNED_TERMS_MAX)]
     )
     base_model = models.CharField(max_length=300, blank=True, help_text="Empty: the default")

@@ -5,10 +5,11 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from studio.forms import raise_for_form
-from studio.forms.briefs import brief_form_for
+from studio.forms.briefs import BriefForm, brief_form_for
 from studio.models import Brief, GenerationJob, Project
 from studio.permissions import Need, brief_for_user, project_for_user
 from studio.services.audit import audit_record
@@ -37,18 +38,48 @@ def brief_clean(*, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """Validate raw brief input (a form post, an API body) with the kind's own form.
 
     Returns the cleaned fields; raises ValidationError with field errors. Unknown
-    fields (``team``, ``status``, ``author``…) are never read.
+    top-level fields (``team``, ``status``, ``author``…) are never read. What the kind
+    would not keep is refused by name instead of dropped: a ``source_text`` for a kind
+    without one, and ``extra`` keys that are not the kind's own fields.
     """
+    form_class = brief_form_for(kind)
     raw = dict(data)
     if isinstance(raw.get("keywords"), list | tuple):
         raw["keywords"] = ", ".join(str(k) for k in raw["keywords"])
     extra = raw.pop("extra", None)
+    shape = form_class()
+    refused = _what_the_kind_does_not_keep(kind=kind, shape=shape, raw=raw, extra=extra)
     if isinstance(extra, Mapping):
-        for key, value in extra.items():
-            raw.setdefault(key, value)
-    form = brief_form_for(kind)(data=raw)
-    raise_for_form(form)
+        raw.update({k: v for k, v in extra.items() if k in shape.extra_fields})
+    form = form_class(data=raw)
+    try:
+        raise_for_form(form)
+    except ValidationError as exc:
+        raise ValidationError({**refused, **exc.message_dict}) from None
+    if refused:
+        raise ValidationError(refused)
     return form.to_brief_data()
+
+
+def _what_the_kind_does_not_keep(
+    *, kind: str, shape: BriefForm, raw: Mapping[str, Any], extra: Any
+) -> dict[str, str]:
+    """Field errors for input the kind would drop (refused, so nothing is lost unseen)."""
+    errors: dict[str, str] = {}
+    for name in BRIEF_FIELDS:
+        if name not in ("kind", "extra") and name not in shape.fields \
+                and raw.get(name) not in (None, ""):
+            errors[name] = (f"Briefs of kind {kind} have no {name.replace('_', ' ')}; "
+                            "leave it out.")
+    if isinstance(extra, Mapping):
+        unknown = sorted(str(key) for key in extra if key not in shape.extra_fields)
+        if unknown:
+            shown = ", ".join(name[:40] for name in unknown[:10])
+            more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
+            takes = ", ".join(shape.extra_fields) or "none"
+            errors["extra"] = (f"Unknown fields for kind {kind}: {shown}{more}. "
+                               f"It takes: {takes}.")
+    return errors
 
 
 def _new_job(*, brief: Brief, user: Any) -> GenerationJob:

@@ -41,6 +41,7 @@ from studio.models import Brief, Draft, GenerationJob, ModelVersion, Project, Tr
 from studio.services import jobs as lifecycle
 from studio.services.claims import Claim
 from studio.services.webhooks import webhook_drafts_ready
+from studio.validators import CONTROL_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -294,8 +295,11 @@ def _brief_fields(brief: Brief) -> dict[str, Any]:
 
 
 def storable_text(text: str) -> str:
-    # Model output is arbitrary bytes decoded as text; PostgreSQL refuses NUL in text.
-    return text.replace("\x00", "\ufffd")
+    # Model output is arbitrary bytes decoded as text; PostgreSQL refuses NUL in text,
+    # and an editor who keeps the text must not be refused for characters the input
+    # policy forbids (studio.validators): each becomes U+FFFD, visibly. One character for
+    # one, so the checks' flag spans still point at the same text.
+    return CONTROL_CHARS.sub("\ufffd", text)
 
 
 def job_complete(

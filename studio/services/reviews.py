@@ -28,6 +28,7 @@ from studio.models.reviews import REJECT_REASONS
 from studio.permissions import Need, draft_for_user, teams_allowing
 from studio.services.audit import audit_record
 from studio.services.errors import Busy, Refused, Stale, StudioError, WrongState
+from studio.validators import clean_plain_text
 
 COMMENT_MAX = 4000
 TEXT_MAX = 100_000
@@ -129,18 +130,16 @@ def draft_claim_or_refuse(*, user: Any, draft_id: int) -> Draft:
 
 
 def _clean_text(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = clean_plain_text(text, field="text")
     if not text.strip():
         raise ValidationError({"text": "The text is empty. Write something, or reject the draft."})
     if len(text) > TEXT_MAX:
         raise ValidationError({"text": f"The text is longer than {TEXT_MAX:,} characters."})
-    if "\x00" in text:
-        raise ValidationError({"text": "Remove control characters from the text."})
     return text
 
 
 def _clean_comment(comment: str) -> str:
-    comment = comment.strip()
+    comment = clean_plain_text(comment, field="comment").strip()
     if len(comment) > COMMENT_MAX:
         raise ValidationError({"comment": f"Keep the comment under {COMMENT_MAX:,} characters."})
     return comment

@@ -74,8 +74,11 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
         data["kind"] = kind
         try:
             brief = brief_submit(user=request.user, project_id=project.pk, data=data)
-        except ValidationError:
-            form.is_valid()  # the same form the service used: errors go next to their fields
+        except ValidationError as exc:
+            # The same form the service used: errors go next to their fields. A refusal
+            # about a field the form has not got (a crafted post) shows above the form.
+            if form.is_valid():
+                form.add_error(None, exc.messages)
         except GenerationThrottled as exc:
             throttled = exc  # the bound form shows back everything that was typed
         else:

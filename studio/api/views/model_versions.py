@@ -42,6 +42,7 @@ class _VersionSwitchView(StudioAPIView):
     switch: Any
 
     def post(self, request: Request, version_id: int) -> Response:
+        refuse_body(request)
         version = self.switch(user=request.user, version_id=version_id)
         return Response(s.ModelVersionSerializer(version).data)
 
@@ -91,5 +92,6 @@ class ModelUseBaseView(StudioAPIView):
         (``live_model`` becomes null) and new generation jobs use no adapter. The version
         is archived, so it can be rolled back to. 409 when the project already uses the
         base model."""
+        refuse_body(request)
         project = training_svc.model_use_base(user=request.user, project_id=project_id)
         return Response(s.ProjectSerializer(project).data)

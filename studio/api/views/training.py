@@ -18,6 +18,7 @@ from studio.api.base import (
     StudioAPIView,
     StudioMixin,
     error_responses,
+    refuse_body,
 )
 from studio.models import TrainingJob
 from studio.permissions import (
@@ -125,5 +126,6 @@ class TrainingJobCancelView(StudioAPIView):
                    responses={200: s.TrainingJobSerializer, **error_responses(404, 409)})
     def post(self, request: Request, job_id: int) -> Response:
         """Cancel a queued job at once, or ask a running one to stop at its next step."""
+        refuse_body(request)
         job = training_svc.training_job_cancel(user=request.user, job_id=job_id)
         return Response(s.TrainingJobSerializer(job).data)

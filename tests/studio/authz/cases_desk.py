@@ -35,6 +35,8 @@ CASES: list[Case] = [
     Case("project_review_queue", _project, REVIEWERS),
     Case("draft_review", _draft, REVIEWERS),
     Case("draft_review", _draft, REVIEWERS, headers=HX_WORKSPACE),
+    Case("draft_claim", _draft, REVIEWERS, method="post", headers={"HX-Request": "true"}),
+    Case("draft_claim", _draft, REVIEWERS, method="post"),
     Case("draft_approve", _draft, REVIEWERS, method="post",
          data=lambda w: {"version": w.draft.version}),
     Case("draft_approve", _draft, REVIEWERS, method="post", headers=HX_WORKSPACE,
