@@ -157,6 +157,8 @@ _ID_CHECK = "10x98765432"
 # they read like punctuation (and unlike a separator), so "电话13800138000" is a number
 # after a word, not inside one.
 _CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+_FOLDED_PUNCTUATION = re.compile(r"[,.:;!?]")
+_FULL_WIDTH_PUNCTUATION = frozenset("，．：；！？")
 
 
 def resident_id_valid(number: str) -> bool:
@@ -279,6 +281,15 @@ def find_personal_data(text: str) -> list[PersonalDataSpan]:
     norm = normalise(text)
     found: list[PersonalDataSpan] = []
     masked = _CJK_CHAR.sub("\x01", norm.text)
+    if norm.starts is not None:
+        # Chinese full-width punctuation ends a number: "13800138000，2024年" is a phone
+        # and a year, though NFKC makes "，" the comma of a decimal.
+        chars = list(masked)
+        for m in _FOLDED_PUNCTUATION.finditer(masked):
+            start, end = norm.span(m.start(), m.end())
+            if text[start:end] in _FULL_WIDTH_PUNCTUATION:
+                chars[m.start()] = "\x01"
+        masked = "".join(chars)
     while True:
         new: list[PersonalDataSpan] = []
         for kind, finder in ((EMAIL, _email_spans), (ID_NUMBER, _resident_id_spans),
@@ -489,8 +500,9 @@ def check_simplified(text: str) -> list[QualityFlag]:
     for k, (start, end, simplified) in enumerate(spans[:TRADITIONAL_MAX_FLAGS]):
         more = len(spans) - TRADITIONAL_MAX_FLAGS
         tail = f"; {more} more stretches" if k == TRADITIONAL_MAX_FLAGS - 1 and more > 0 else ""
+        shown = simplified if len(simplified) <= 24 else simplified[:24] + "…"
         flags.append(QualityFlag(TRADITIONAL_CHINESE,
-                                 f"traditional characters (simplified: {simplified}){tail}",
+                                 f"traditional characters (simplified: {shown}){tail}",
                                  (start, end)))
     return flags
 

@@ -86,8 +86,10 @@ def _ignorable(char: str) -> bool:
             or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF)
 
 
-def _is_mark(char: str) -> bool:
-    return unicodedata.category(char)[0] == "M"
+def _attaches(char: str) -> bool:
+    # Combining marks belong to the character before them; so do ignorable characters,
+    # which vanish (a mark after a zero-width space still composes with its base).
+    return unicodedata.category(char)[0] == "M" or _ignorable(char)
 
 
 @lru_cache(maxsize=8192)
@@ -156,8 +158,8 @@ def normalise(text: str) -> NormalisedText:
         plain = _PLAIN_RUN.match(text, i)
         if plain is not None:
             end = plain.end()
-            if end < n and _is_mark(text[end]):
-                end -= 1  # its last character takes the combining marks after it
+            if end < n and _attaches(text[end]):
+                end -= 1  # its last character takes the marks after it
             if end > i:
                 parts.append(text[i:end].lower())
                 starts.extend(range(i, end))
@@ -165,7 +167,7 @@ def normalise(text: str) -> NormalisedText:
                 i = end
                 continue
         j = i + 1
-        while j < n and _is_mark(text[j]):
+        while j < n and _attaches(text[j]):
             j += 1
         folded = _fold_cluster(text[i:j])
         parts.append(folded)

@@ -33,8 +33,9 @@ BRIEF_FIELDS = (
 )
 
 
-def brief_clean(*, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate raw brief input (a form post, an API body) with the kind's own form.
+def brief_clean(*, kind: str, data: Mapping[str, Any], language: str = "en") -> dict[str, Any]:
+    """Validate raw brief input (a form post, an API body) with the kind's own form, for
+    a project writing in ``language`` (the unit of the target length).
 
     Returns the cleaned fields; raises ValidationError with field errors. Unknown
     fields (``team``, ``status``, ``author``…) are never read.
@@ -46,7 +47,7 @@ def brief_clean(*, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(extra, Mapping):
         for key, value in extra.items():
             raw.setdefault(key, value)
-    form = brief_form_for(kind)(data=raw)
+    form = brief_form_for(kind)(data=raw, language=language)
     raise_for_form(form)
     return form.to_brief_data()
 
@@ -72,7 +73,7 @@ def brief_submit(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brie
     its field errors are never hidden behind "try again later".
     """
     project = project_for_user(user, project_id, need=Need.SUBMIT)
-    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data, language=project.language)
     generation_throttle(team_id=project.team_id)
     return _brief_save(user=user, project=project, cleaned=cleaned)
 
@@ -80,7 +81,7 @@ def brief_submit(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brie
 def brief_create(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brief:
     """Save a brief and its first generation job in one transaction; enqueue on commit."""
     project = project_for_user(user, project_id, need=Need.SUBMIT)
-    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data, language=project.language)
     return _brief_save(user=user, project=project, cleaned=cleaned)
 
 
