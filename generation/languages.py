@@ -90,9 +90,9 @@ ENGLISH = Language(
 SIMPLIFIED_CHINESE = Language(
     code="zh-hans", name="Simplified Chinese", native_name="简体中文", unit="character",
     units_label="characters",
-    # Qwen2.5's tokenizer writes about 0.7 tokens per Chinese character, byte-level BPEs
-    # without Chinese merges 1 to 3; 1.0 with the builder's margin suits the
-    # Chinese-capable models this language is meant for.
+    # Tokenizers with Chinese merges (Qwen2.5's) need less than one token for most common
+    # characters, byte-level BPEs without them up to 3; 1.0 with the builder's margin suits
+    # the Chinese-capable models this language is meant for (not measured here).
     units_per_word=CJK_CHARS_PER_WORD, tokens_per_unit=1.0, max_target=6400, script="han",
     simplified_chinese=True,
     prompt=PromptText(
