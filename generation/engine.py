@@ -289,10 +289,11 @@ class Engine:
         self._validate(request)
         brief = request.brief
         max_new = self._max_new(request)
-        if max_new < max_new_tokens_for(brief.target_words):
+        if max_new < max_new_tokens_for(brief.target_words, language=brief.language):
             # Capped budget: ask for the length the budget can hold, not a longer piece
             # that would be cut off mid-sentence.
-            brief = replace(brief, target_words=words_for_tokens(max_new))
+            brief = replace(brief, target_words=words_for_tokens(max_new,
+                                                                 language=brief.language))
         return build_prompt(
             brief, request.voice, self.base.tokenizer,
             context_window=self.base.context_window,
@@ -384,6 +385,7 @@ class Engine:
                     texts[k], finish_reason=row.finish_reason,
                     banned_terms=request.voice.banned_terms,
                     must_not=request.voice.must_not, corpus=corpus,
+                    language=request.brief.language,
                 )
                 twins = [a for a, b in similar if b == pos]
                 if twins:
@@ -429,7 +431,8 @@ class Engine:
     def _max_new(self, request: GenerationRequest) -> int:
         if request.sampling.max_new_tokens is not None:
             return request.sampling.max_new_tokens
-        return max_new_tokens_for(request.brief.target_words, cap=MAX_NEW_TOKENS_CAP)
+        return max_new_tokens_for(request.brief.target_words, cap=MAX_NEW_TOKENS_CAP,
+                                  language=request.brief.language)
 
     def _row(self, i: int, v: int, attempt: int, request: GenerationRequest,
              ids: list[int], max_new: int) -> _Row:

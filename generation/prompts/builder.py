@@ -13,17 +13,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from generation.errors import PromptTooLongError
+from generation.languages import DEFAULT_LANGUAGE, ENGLISH, get_language
 from generation.prompts.kinds import get_template
 from generation.prompts.types import BriefInput, BuiltPrompt, FewShotExample, ProjectVoice
 
 TRIM_MARK = " [...]"
-SYSTEM_ROLE = (
-    "You are a professional writer for a content team. Follow the brief exactly, write "
-    "only the requested text (no notes or explanations) and respect the brand rules."
-)
-# English BPE text averages ~1.3 tokens per word; the margin lets the model finish its
-# last sentence instead of being cut at exactly the target length.
-TOKENS_PER_WORD = 1.4
+SYSTEM_ROLE = ENGLISH.prompt.system_role
+# English BPE text averages ~1.3 tokens per word (each language says its own
+# ``tokens_per_unit``); the margin lets the model finish its last sentence instead of
+# being cut at exactly the target length.
+TOKENS_PER_WORD = ENGLISH.tokens_per_unit
 LENGTH_MARGIN = 1.25
 
 
@@ -61,49 +60,57 @@ def neutralise_control_tokens(text: str, tokenizer: Any = None) -> str:
     return _MARKER.sub(lambda m: _defuse(m.group()), text)
 
 
-def max_new_tokens_for(target_words: int, *, cap: int | None = None) -> int:
-    """Generation budget in tokens for a target length in words."""
-    tokens = int(target_words * TOKENS_PER_WORD * LENGTH_MARGIN) + 16
+def max_new_tokens_for(target_words: int, *, cap: int | None = None,
+                       language: str = DEFAULT_LANGUAGE) -> int:
+    """Generation budget in tokens for a target length in the language's unit (words,
+    or characters for Chinese)."""
+    per_unit = get_language(language).tokens_per_unit
+    tokens = int(target_words * per_unit * LENGTH_MARGIN) + 16
     return min(tokens, cap) if cap else tokens
 
 
-def words_for_tokens(max_new_tokens: int) -> int:
-    """The longest target length (words) whose budget fits in ``max_new_tokens``: the
-    inverse of :func:`max_new_tokens_for`."""
-    return max(1, int((max_new_tokens - 16) / (TOKENS_PER_WORD * LENGTH_MARGIN)))
+def words_for_tokens(max_new_tokens: int, *, language: str = DEFAULT_LANGUAGE) -> int:
+    """The longest target length (in the language's unit) whose budget fits in
+    ``max_new_tokens``: the inverse of :func:`max_new_tokens_for`."""
+    per_unit = get_language(language).tokens_per_unit
+    return max(1, int((max_new_tokens - 16) / (per_unit * LENGTH_MARGIN)))
 
 
-def system_message(voice: ProjectVoice) -> str:
-    """The system message: writer role, brand voice, style rules and banned terms."""
-    parts = [SYSTEM_ROLE]
+def system_message(voice: ProjectVoice, language: str = DEFAULT_LANGUAGE) -> str:
+    """The system message in the content language: writer role, brand voice, style
+    rules and banned terms."""
+    text = get_language(language).prompt
+    parts = [text.system_role]
     if voice.brand_voice.strip():
-        parts.append(f"Brand voice: {voice.brand_voice.strip()}")
+        parts.append(text.brand_voice.format(voice.brand_voice.strip()))
     if voice.must:
-        parts.append("Always:\n" + "\n".join(f"- {rule}" for rule in voice.must))
+        parts.append(text.always + "\n" + "\n".join(f"- {rule}" for rule in voice.must))
     if voice.must_not:
-        parts.append("Never:\n" + "\n".join(f"- {rule}" for rule in voice.must_not))
+        parts.append(text.never + "\n" + "\n".join(f"- {rule}" for rule in voice.must_not))
     if voice.banned_terms:
-        parts.append("Never use these words: " + ", ".join(voice.banned_terms) + ".")
+        parts.append(text.banned_terms.format(text.list_separator.join(voice.banned_terms)))
     return "\n\n".join(parts)
 
 
 def user_message(brief: BriefInput, source_text: str | None = None) -> str:
-    """The user message for one brief (``source_text`` overrides the brief's, for trimming)."""
+    """The user message for one brief, in its language (``source_text`` overrides the
+    brief's, for trimming)."""
     template = get_template(brief.kind)
     template.validate(brief)
+    text = get_language(brief.language).prompt
     lines = template.task(brief)
     if brief.audience.strip():
-        lines.append(f"Audience: {brief.audience.strip()}")
+        lines.append(text.audience.format(brief.audience.strip()))
     if brief.tone.strip():
-        lines.append(f"Tone: {brief.tone.strip()}")
+        lines.append(text.tone.format(brief.tone.strip()))
     keywords = [k.strip() for k in brief.keywords if k.strip()]
     if keywords:
-        lines.append("Include these keywords: " + ", ".join(keywords))
+        lines.append(text.keywords.format(text.list_separator.join(keywords)))
     if brief.instructions.strip():
-        lines.append(f"Instructions: {brief.instructions.strip()}")
+        lines.append(text.instructions.format(brief.instructions.strip()))
     source = brief.source_text if source_text is None else source_text
     if source.strip():
-        lines.append(f"Source text:\n{source.strip()}")
+        lines.append(text.source_text.format(source.strip()))
     return "\n".join(lines)
 
 
@@ -119,12 +126,14 @@ def build_prompt(
 ) -> BuiltPrompt:
     """Build the chat prompt for ``brief`` with the tokenizer's chat template.
 
-    Examples of another kind are ignored. Raises UnknownKindError, MissingFieldError or
+    The prompt is in the brief's language. Examples of another kind are ignored.
+    Raises UnknownKindError, UnknownLanguageError, MissingFieldError or
     PromptTooLongError.
     """
-    new_tokens = max_new_tokens or max_new_tokens_for(brief.target_words)
+    new_tokens = max_new_tokens or max_new_tokens_for(brief.target_words,
+                                                      language=brief.language)
     budget = context_window - new_tokens
-    system = system_message(voice)
+    system = system_message(voice, brief.language)
     shots = [e for e in examples if e.brief.kind == brief.kind][:max_examples]
     shot_turns = [(user_message(e.brief), e.text.strip()) for e in shots]
     # Defused before trimming, so the source is cut at plain-text token boundaries.

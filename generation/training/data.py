@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generation.checks import CARD, EMAIL, PHONE, find_personal_data
+from generation.checks import CARD, EMAIL, ID_NUMBER, PHONE, find_personal_data
 from generation.training.errors import InvalidExample
 
 PROMPT_ROLES = frozenset({"system", "user", "assistant"})
@@ -167,12 +167,13 @@ def to_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
 
 # --- Personal data -------------------------------------------------------------------
 
-PLACEHOLDERS = {EMAIL: "[email]", PHONE: "[phone]", CARD: "[card]"}
+PLACEHOLDERS = {EMAIL: "[email]", PHONE: "[phone]", CARD: "[card]", ID_NUMBER: "[id]"}
 
 
 def scrub_personal_data(text: str) -> str:
-    """Replace each email address, Luhn-valid card number and phone number in ``text``
-    with ``[email]``, ``[card]`` or ``[phone]``.
+    """Replace each email address, Luhn-valid card number, phone number (mainland China
+    mobiles and landlines included) and resident ID number in ``text`` with ``[email]``,
+    ``[card]``, ``[phone]`` or ``[id]``.
 
     Call it on every prompt and completion before storing a training example, so a
     model never learns (and later repeats) a customer's contact or card details. What

@@ -94,7 +94,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "team", "team_name", "name", "brand_voice", "style_must", "style_must_not",
+            "id", "team", "team_name", "name", "language", "brand_voice", "style_must",
+            "style_must_not",
             "banned_terms", "base_model", "live_model",
             "auto_retrain_threshold", "auto_promote", "created_at", "updated_at",
         ]
@@ -105,6 +106,9 @@ class ProjectSettingsInputSerializer(StrictSerializer):
     """PATCH body: any subset of the settings an admin may change on the settings page."""
 
     name = PlainTextField(required=False)
+    # Checked by the service against the registered languages.
+    language = serializers.CharField(required=False, max_length=16,
+                                     help_text="Content language: en or zh-hans.")
     brand_voice = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
     style_must = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
     style_must_not = PlainTextField(required=False, allow_blank=True,

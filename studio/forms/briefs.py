@@ -9,6 +9,7 @@ template cannot say: subclass :class:`BriefForm` and register it with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.core import validators
 from django.core.exceptions import ValidationError
 
-from generation.prompts import KINDS, MAX_TARGET_WORDS, KindField, words_for_tokens
+from generation.languages import DEFAULT_LANGUAGE, get_language
+from generation.prompts import KINDS, KindField, default_target, words_for_tokens
 from studio.models.briefs import INSTRUCTIONS_MAX, MAX_VARIANTS, SOURCE_TEXT_MAX, TITLE_MAX
 from studio.validators import PlainCharField, PlainTextAreaField
 
@@ -56,7 +58,9 @@ class BriefForm(forms.Form):
     """A kind's brief form: its template's fields, then how many drafts and by when.
 
     ``kind`` names the template; the fields are built per instance from ``KINDS``, and a
-    field a subclass declares itself wins over the template's.
+    field a subclass declares itself wins over the template's. ``language`` is the
+    project's content language: the target length is in its unit (words, or characters
+    for Chinese).
     """
 
     kind: str = ""
@@ -70,8 +74,9 @@ class BriefForm(forms.Form):
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, language: str = DEFAULT_LANGUAGE, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.language = get_language(language)
         spec = KINDS[self.kind]
         declared = dict(self.fields)
         built = {
@@ -92,22 +97,27 @@ class BriefForm(forms.Form):
 
     def _cap_target_words(self) -> None:
         # No longer than the templates accept, nor than a draft can be with this studio's
-        # token cap.
-        most = min(MAX_TARGET_WORDS, words_for_tokens(settings.GENERATION_MAX_NEW_TOKENS))
+        # token cap, in the language's unit.
+        language = self.language
+        most = min(language.max_target,
+                   words_for_tokens(settings.GENERATION_MAX_NEW_TOKENS, language=language.code))
         field = self.fields["target_words"]
         assert isinstance(field, forms.IntegerField)
         field.required = False
         field.initial = None
+        field.label = f"Target length ({language.units_label})"
+        field.widget.attrs["placeholder"] = str(min(most, default_target(self.kind,
+                                                                         language.code)))
         field.max_value = most
         field.validators = [v for v in field.validators
                             if not isinstance(v, validators.MaxValueValidator)]
         field.validators.append(validators.MaxValueValidator(most))
         field.widget.attrs["max"] = str(most)
-        field.help_text = f"Up to {most:,} words (this studio's length cap)."
+        field.help_text = f"Up to {most:,} {language.units_label} (this studio's length cap)."
 
     def clean_keywords(self) -> list[str]:
         raw = self.cleaned_data.get("keywords") or ""
-        keywords = [k.strip() for k in raw.split(",") if k.strip()]
+        keywords = [k.strip() for k in re.split(r"[,，、]", raw) if k.strip()]
         if len(keywords) > MAX_KEYWORDS:
             raise ValidationError(f"Give at most {MAX_KEYWORDS} keywords ({len(keywords)} "
                                   "given).")

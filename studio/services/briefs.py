@@ -34,8 +34,9 @@ BRIEF_FIELDS = (
 )
 
 
-def brief_clean(*, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate raw brief input (a form post, an API body) with the kind's own form.
+def brief_clean(*, kind: str, data: Mapping[str, Any], language: str = "en") -> dict[str, Any]:
+    """Validate raw brief input (a form post, an API body) with the kind's own form, for
+    a project writing in ``language`` (the unit of the target length).
 
     Returns the cleaned fields; raises ValidationError with field errors. Unknown
     top-level fields (``team``, ``status``, ``author``…) are never read. What the kind
@@ -47,11 +48,11 @@ def brief_clean(*, kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(raw.get("keywords"), list | tuple):
         raw["keywords"] = ", ".join(str(k) for k in raw["keywords"])
     extra = raw.pop("extra", None)
-    shape = form_class()
+    shape = form_class(language=language)
     refused = _what_the_kind_does_not_keep(kind=kind, shape=shape, raw=raw, extra=extra)
     if isinstance(extra, Mapping):
         raw.update({k: v for k, v in extra.items() if k in shape.extra_fields})
-    form = form_class(data=raw)
+    form = form_class(data=raw, language=language)
     try:
         raise_for_form(form)
     except ValidationError as exc:
@@ -103,7 +104,7 @@ def brief_submit(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brie
     its field errors are never hidden behind "try again later".
     """
     project = project_for_user(user, project_id, need=Need.SUBMIT)
-    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data, language=project.language)
     generation_throttle(team_id=project.team_id)
     return _brief_save(user=user, project=project, cleaned=cleaned)
 
@@ -111,7 +112,7 @@ def brief_submit(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brie
 def brief_create(*, user: Any, project_id: int, data: Mapping[str, Any]) -> Brief:
     """Save a brief and its first generation job in one transaction; enqueue on commit."""
     project = project_for_user(user, project_id, need=Need.SUBMIT)
-    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data)
+    cleaned = brief_clean(kind=str(data.get("kind", "")), data=data, language=project.language)
     return _brief_save(user=user, project=project, cleaned=cleaned)
 
 

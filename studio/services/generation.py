@@ -204,6 +204,7 @@ def job_inputs(*, job_id: int) -> dict[str, Any]:
             else None
         ),
         "brief": _brief_fields(brief),
+        "language": project.language,
         "voice": {
             "brand_voice": project.brand_voice,
             "must": project.must_rules,

@@ -55,16 +55,19 @@ def to_request(inputs: dict[str, Any]) -> Any:
     from generation.adapters import AdapterRef
     from generation.engine import GenerationRequest, SamplingParams
     from generation.prompts import (
-        KINDS,
         BriefInput,
         FewShotExample,
         ProjectVoice,
+        default_target,
         max_new_tokens_for,
     )
 
+    language = inputs.get("language", "en")
+
     def brief(fields: dict[str, Any]) -> BriefInput:
-        target = fields["target_words"] or KINDS[fields["kind"]].default_target_words
+        target = fields["target_words"] or default_target(fields["kind"], language)
         return BriefInput(
+            language=language,
             kind=fields["kind"], title=fields["title"], instructions=fields["instructions"],
             audience=fields["audience"], tone=fields["tone"],
             keywords=tuple(fields["keywords"]), target_words=target,
@@ -87,7 +90,8 @@ def to_request(inputs: dict[str, Any]) -> Any:
         adapter=AdapterRef(adapter["path"], adapter["sha256"]) if adapter else None,
         sampling=SamplingParams(
             max_new_tokens=max_new_tokens_for(main.target_words,
-                                              cap=settings.GENERATION_MAX_NEW_TOKENS)
+                                              cap=settings.GENERATION_MAX_NEW_TOKENS,
+                                              language=language)
         ),
         seed=inputs["seed"],
         reference_corpus=tuple(inputs["reference_corpus"]),

@@ -68,7 +68,8 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
     form = None
     throttled: GenerationThrottled | None = None
     if form_class is not None:
-        form = form_class(request.POST if request.method == "POST" else None)
+        form = form_class(request.POST if request.method == "POST" else None,
+                          language=project.language)
     if request.method == "POST" and form is not None:
         data = request.POST.dict()
         data["kind"] = kind

@@ -155,6 +155,7 @@ def _workspace_context(
         "model_text": text_with_flag_marks(draft.text, draft.flags),
         "diff": word_diff(draft.text, text) if text != draft.text else None,
         "diff_stats": diff_stats(draft.text, text) if text != draft.text else None,
+        "diff_units": draft.project.content_language.units_label,
         "history": draft_history(draft=draft),
         "errors": errors or {},
         "conflict": conflict,
@@ -374,6 +375,7 @@ def draft_diff(request: HttpRequest, draft_id: int) -> HttpResponse:
     return render(request, "studio/review/draft.html#diff", {
         "diff": word_diff(draft.text, text) if text != draft.text else None,
         "diff_stats": diff_stats(draft.text, text) if text != draft.text else None,
+        "diff_units": draft.project.content_language.units_label,
     })
 
 

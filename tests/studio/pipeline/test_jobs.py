@@ -304,3 +304,39 @@ def test_it_flags_a_draft_that_copies_an_approved_text_older_than_the_newest_200
     draft = Draft.objects.get(job=again)
     assert draft.text == copied
     assert "near_copy" in draft.flag_codes, draft.flags
+
+
+def test_a_chinese_project_writes_through_the_tiny_model_end_to_end(
+    tiny_project: World, settings: Any
+) -> None:
+    from generation.checks import NEAR_IDENTICAL, check_draft
+    from generation.prompts import default_target, max_new_tokens_for
+
+    settings.GENERATION_MAX_NEW_TOKENS = 64
+    project = tiny_project.project
+    project.language = "zh-hans"
+    project.brand_voice = "温暖、简洁。"
+    project.banned_terms = "最便宜，保证"
+    project.save()
+    brief = _brief(tiny_project, title="秋季新品咖啡", instructions="写给忙碌的父母。",
+                   keywords=["咖啡", "早晨"], variants=2)
+    assert brief.target_words is None  # the kind's default, in characters
+    assert _run(brief.jobs.get()).startswith("wrote 2 drafts")
+    drafts = list(Draft.objects.filter(job__brief=brief).order_by("variant"))
+    assert len(drafts) == 2
+    target = default_target("article", "zh-hans")
+    for d in drafts:
+        assert "请写一篇约" in d.prompt and "“秋季新品咖啡”" in d.prompt
+        assert "品牌语气：温暖、简洁。" in d.prompt and "不得使用以下词语：最便宜、保证。" in d.prompt
+        assert "请包含以下关键词：咖啡、早晨" in d.prompt
+        assert d.params["max_new_tokens"] == min(
+            64, max_new_tokens_for(target, language="zh-hans"))
+        # The checks ran for Chinese (the random model writes noise, so compare with
+        # what the Chinese checks say about it).
+        expected = check_draft(d.text, finish_reason=d.params["finish_reason"],
+                               banned_terms=project.banned_term_list,
+                               must_not=project.must_not_rules, language="zh-hans")
+        stored = [(f["code"], f["message"]) for f in d.flags if f["code"] != NEAR_IDENTICAL]
+        assert stored == [(f.code, f.message) for f in expected]
+    noise = "The tiny model writes noise like this in Latin letters, never Chinese text."
+    assert "Simplified Chinese" in check_draft(noise, language="zh-hans")[0].message
