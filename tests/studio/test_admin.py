@@ -184,7 +184,7 @@ def test_the_operators_webhook_url_passes_the_same_check_as_the_settings_page(
     operator: Client, world: World
 ) -> None:
     url = reverse("admin:studio_project_change", args=[world.project.pk])
-    form = {"name": world.project.name, "brand_voice": "Bold.", "style_must": "",
+    form = {"name": world.project.name, "language": "en", "brand_voice": "Bold.", "style_must": "",
             "style_must_not": "", "banned_terms": "", "auto_retrain_threshold": "",
             "base_model": "", "_save": "Save"}
     response = operator.post(url, {**form, "webhook_url": "http://127.0.0.1:6379/"},
