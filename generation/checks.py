@@ -1,6 +1,7 @@
 """Quality checks run on every draft; each problem becomes a :class:`QualityFlag`.
 
-Checks: banned terms, must-not style rules, personal data (emails, phone numbers,
+Checks: banned terms, style rules (quoted phrases of must-not rules; must rules of the form
+"End with “…”", "Start with “…”", "Include “…”"), personal data (emails, phone numbers,
 Luhn-valid card numbers), near-copies of a reference corpus (word 8-gram shingles),
 near-identical variants of one brief, and empty or cut-off output. Pure Python, no
 torch, so the web process can re-run them on an edited text.
@@ -34,8 +35,14 @@ class QualityFlag:
     span: tuple[int, int] | None = None
 
 
-# Quoted phrases inside a must-not rule: Never say "world-class".
-_QUOTED = re.compile(r"[\"“'‘]([^\"”'’]{2,60})[\"”'’]")
+# Quoted phrases inside a rule: Never say "world-class". Curly double quotes may hold
+# apostrophes and single CJK characters (preference notes quote their phrases so).
+_QUOTED = re.compile(r"“([^”\n]{1,200})”|[\"'‘]([^\"”'’\n]{2,60})[\"”'’]")
+# Must rules the checks can verify: End with “…”, Start with “…”, Include “…”.
+_MUST = re.compile(r"^\s*(end with|start with|begin with|include)\s*[:：]?\s*"
+                   r"(?:“([^”\n]{1,200})”|\"([^\"\n]{1,200})\")\s*[.。]?\s*$", re.IGNORECASE)
+# Scripts written without spaces between words: no word boundary around their phrases.
+_NO_SPACES = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 _SENTENCE_END = re.compile(r"[.!?…)\]\"'”’*]\s*$")
 
@@ -215,12 +222,19 @@ def find_personal_data(text: str) -> list[PersonalDataSpan]:
         found += new
 
 
+def _bounded(char: str) -> bool:
+    return char.isalnum() and not _NO_SPACES.match(char)
+
+
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
-    # Word boundaries only where the phrase starts/ends with a word character, so
-    # "A+" or "e-mail" still match sensibly.
-    start = r"\b" if phrase[:1].isalnum() else ""
-    end = r"\b" if phrase[-1:].isalnum() else ""
-    return re.compile(start + re.escape(phrase) + end, re.IGNORECASE)
+    # Word boundaries only where the phrase starts/ends with a word character of a
+    # spaced script, so "A+" or "e-mail" still match sensibly and a Chinese phrase is
+    # found inside a sentence (Chinese has no spaces between words). Any run of
+    # whitespace in the phrase matches any run in the text.
+    start = r"\b" if _bounded(phrase[:1]) else ""
+    end = r"\b" if _bounded(phrase[-1:]) else ""
+    body = r"\s+".join(re.escape(part) for part in phrase.split())
+    return re.compile(start + body + end, re.IGNORECASE)
 
 
 def check_banned_terms(text: str, banned_terms: Iterable[str]) -> list[QualityFlag]:
@@ -240,7 +254,7 @@ def must_not_phrases(rule: str) -> list[str]:
     """Phrases a must-not rule forbids: its quoted phrases, or the whole rule when it is
     a short phrase (at most four words, e.g. "synergy"). Longer unquoted rules are
     guidance for the model only and cannot be checked literally."""
-    quoted = [q.strip() for q in _QUOTED.findall(rule) if q.strip()]
+    quoted = [(a or b).strip() for a, b in _QUOTED.findall(rule) if (a or b).strip()]
     if quoted:
         return quoted
     bare = rule.strip().rstrip(".!")
@@ -255,6 +269,46 @@ def check_style_rules(text: str, must_not: Iterable[str]) -> list[QualityFlag]:
             for match in _phrase_pattern(phrase).finditer(text):
                 flags.append(QualityFlag(STYLE_RULE, f"breaks style rule {rule.strip()!r}",
                                          (match.start(), match.end())))
+    return flags
+
+
+def must_phrase(rule: str) -> tuple[str, str] | None:
+    """What a must rule the checks can verify asks for, as (where, phrase): where is
+    "end", "start" or "anywhere" (rules "End with “…”", "Start with “…”", "Include “…”");
+    None for every other rule (guidance for the model only)."""
+    match = _MUST.match(rule)
+    if not match:
+        return None
+    phrase = " ".join((match.group(2) or match.group(3) or "").split())
+    if not phrase:
+        return None
+    verb = match.group(1).lower()
+    where = "end" if verb == "end with" else "anywhere" if verb == "include" else "start"
+    return where, phrase
+
+
+def _trim(text: str) -> str:
+    return text.strip().strip(".!。！").strip().casefold()
+
+
+def check_must_rules(text: str, must: Iterable[str]) -> list[QualityFlag]:
+    """Flag each verifiable must rule (:func:`must_phrase`) the text does not keep.
+    Whitespace and case do not count, nor a final full stop."""
+    flags = []
+    flat = " ".join(text.split())
+    for rule in must:
+        wanted = must_phrase(rule)
+        if wanted is None or not flat:
+            continue
+        where, phrase = wanted
+        if where == "end":
+            kept = _trim(flat).endswith(_trim(phrase))
+        elif where == "start":
+            kept = _trim(flat).startswith(_trim(phrase))
+        else:
+            kept = _phrase_pattern(phrase).search(flat) is not None
+        if not kept:
+            flags.append(QualityFlag(STYLE_RULE, f"misses style rule {rule.strip()!r}"))
     return flags
 
 
@@ -351,12 +405,15 @@ def check_draft(
     banned_terms: Iterable[str] = (),
     must_not: Iterable[str] = (),
     corpus: ReferenceCorpus | Sequence[str] | None = None,
+    must: Iterable[str] = (),
 ) -> list[QualityFlag]:
     """All single-draft checks (variant similarity is checked across drafts by the
     engine with :func:`near_identical_pairs`)."""
     flags = check_completion(text, finish_reason)
     flags += check_banned_terms(text, banned_terms)
     flags += check_style_rules(text, must_not)
+    if text.strip():
+        flags += check_must_rules(text, must)
     flags += check_personal_data(text)
     if corpus:
         index = corpus if isinstance(corpus, ReferenceCorpus) else ReferenceCorpus(corpus)
