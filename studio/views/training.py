@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from studio.models import ModelVersion, TrainingExample, TrainingJob
 from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
+from studio.selectors import editcost as editcost_sel
 from studio.selectors import training as sel
 from studio.services import training as svc
 from studio.services.errors import StudioError
@@ -134,9 +135,12 @@ def model_versions(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id, need=Need.ADMIN)
     versions = list(sel.model_versions_for(request.user, project=project))
     live = project.live_model
+    edit_cost = editcost_sel.edit_cost_summary(request.user, project=project)
     return render(request, "studio/training/models.html", {
         "project": project, "here": "Models",
         "versions": versions,
+        "edit_cost": edit_cost,
+        "edit_cost_chart": editcost_sel.edit_cost_chart(edit_cost),
         "checking": any(v.load_check == ModelVersion.LoadCheck.PENDING for v in versions),
         "live_broken": live is not None and live.load_check == ModelVersion.LoadCheck.FAILED,
         "rollback_target": sel.model_rollback_target(request.user, project=project),

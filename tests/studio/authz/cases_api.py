@@ -83,6 +83,7 @@ CASES: list[Case] = [
     # world.training_job has ended: 409, nothing changes.
     Case("api:training-job-cancel", _training_job, ADMINS, method="post", ok=(409,)),
     Case("api:project-model-versions", _project, ADMINS),
+    Case("api:project-edit-cost", _project, ADMINS),
     # world.version has no adapter (promote) and is not archived (rollback): 409.
     Case("api:model-version-promote", _version, ADMINS, method="post", ok=(409,)),
     Case("api:model-version-rollback", _version, ADMINS, method="post", ok=(409,)),
