@@ -14,10 +14,12 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from studio.models import ModelVersion, TrainingExample, TrainingJob
+from studio.models import ModelVersion, PreferenceNote, Project, TrainingExample, TrainingJob
 from studio.permissions import Need, project_for_user, training_job_for_user, version_for_user
 from studio.selectors import editcost as editcost_sel
+from studio.selectors import notes as notes_sel
 from studio.selectors import training as sel
+from studio.services import notes as notes_svc
 from studio.services import training as svc
 from studio.services.errors import StudioError
 from studio.views.errors import error_text
@@ -205,3 +207,61 @@ def model_use_base(request: HttpRequest, project_id: int) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+def _notes_context(request: HttpRequest, project: Project) -> dict[str, object]:
+    return {
+        "project": project, "here": "Preference notes",
+        "proposals": notes_sel.note_proposals(request.user, project=project),
+        "notes": list(notes_sel.preference_notes_of(project)),
+        "kinds": dict(PreferenceNote.Kind.choices),
+    }
+
+
+@login_required
+def preference_notes(request: HttpRequest, project_id: int) -> HttpResponse:
+    """What editors keep changing, proposed as notes; the notes accepted or dismissed."""
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    return render(request, "studio/training/notes.html", _notes_context(request, project))
+
+
+def _note_answer(request: HttpRequest, project_id: int, *, error: str = "") -> HttpResponse:
+    """The page's answer to a decision: for htmx the notes section again (the proposal
+    moved to the decided list, or the error next to it), else the page after a redirect."""
+    if error and not request.htmx:  # type: ignore[attr-defined]
+        messages.error(request, error)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("preference_notes", project_id=project_id)
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    context = _notes_context(request, project) | {"error": error}
+    return render(request, "studio/training/notes.html#notes", context,
+                  status=400 if error else 200)
+
+
+@login_required
+@require_POST
+def preference_note_decide(request: HttpRequest, project_id: int) -> HttpResponse:
+    post = request.POST
+    try:
+        notes_svc.note_decide(
+            user=request.user, project_id=project_id, decision=post.get("decision", ""),
+            kind=post.get("kind", ""), proposed_before=post.get("proposed_before", ""),
+            proposed_after=post.get("proposed_after", ""),
+            before=post.get("before"), after=post.get("after"))
+    except (ValidationError, StudioError) as exc:
+        return _note_answer(request, project_id, error=error_text(exc))
+    return _note_answer(request, project_id)
+
+
+@login_required
+@require_POST
+def preference_note_update(request: HttpRequest, note_id: int) -> HttpResponse:
+    post = request.POST
+    try:
+        note = notes_svc.note_update(user=request.user, note_id=note_id,
+                                     decision=post.get("decision", ""),
+                                     before=post.get("before", ""), after=post.get("after", ""))
+    except (ValidationError, StudioError) as exc:
+        project_id = PreferenceNote.objects.values_list("project_id", flat=True).get(pk=note_id)
+        return _note_answer(request, project_id, error=error_text(exc))
+    return _note_answer(request, note.project_id)
