@@ -84,6 +84,10 @@ class SFTExample:
             + [{"role": "assistant", "content": self.completion}]
         }
 
+    def to_openai_record(self) -> dict[str, Any]:
+        """OpenAI's chat fine-tuning line: the same plain turns as "messages"."""
+        return self.to_messages_record()
+
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> SFTExample:
         """Parse a record written by :meth:`to_record` (or a "messages" record)."""
@@ -129,6 +133,15 @@ class PreferenceExample:
             "prompt": [dict(m) for m in self.messages],
             "chosen": [{"role": "assistant", "content": self.chosen}],
             "rejected": [{"role": "assistant", "content": self.rejected}],
+        }
+
+    def to_openai_record(self) -> dict[str, Any]:
+        """OpenAI's preference (DPO) fine-tuning line: the prompt turns as ``input``,
+        the editor's text preferred over the model's."""
+        return {
+            "input": {"messages": [dict(m) for m in self.messages]},
+            "preferred_output": [{"role": "assistant", "content": self.chosen}],
+            "non_preferred_output": [{"role": "assistant", "content": self.rejected}],
         }
 
     @classmethod

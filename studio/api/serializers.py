@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from studio.models import (
     Brief,
+    DatasetSnapshot,
     Draft,
     GenerationJob,
     ModelVersion,
@@ -25,7 +26,7 @@ from studio.selectors.briefs import BRIEF_FILTERS
 from studio.selectors.filters import FilterField
 from studio.selectors.generation import JobProblem, job_problem
 from studio.selectors.reviews import DRAFT_LIST_FILTERS
-from studio.selectors.training import EXAMPLE_FILTERS
+from studio.selectors.training import EXAMPLE_FILTERS, EXPORT_FORMATS
 from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
 
 from .base import ETAG_HELP, StrictSerializer, etag_version
@@ -448,9 +449,29 @@ TrainingExampleFilterSerializer = filter_serializer(
 
 class TrainingExportSerializer(serializers.Serializer):
     records = serializers.ChoiceField(
-        choices=["sft", "dpo"], required=False, default="sft",
-        help_text="sft: chat 'messages' records; dpo: prompt/chosen/rejected pairs.",
+        choices=list(EXPORT_FORMATS), required=False, default="sft",
+        help_text="sft: TRL chat 'messages' records; openai: OpenAI chat fine-tuning lines; "
+                  "dpo: TRL prompt/chosen/rejected pairs; openai_dpo: OpenAI preference lines "
+                  "(input, preferred_output, non_preferred_output); studio: every example "
+                  "with a signed header, to import into another project of the team.",
     )
+
+
+class TrainingImportInputSerializer(StrictSerializer):
+    file = serializers.FileField(help_text="A studio export (records=studio).")
+
+
+class DatasetSnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DatasetSnapshot
+        fields = ["id", "project", "content_hash", "counts", "created_at"]
+        read_only_fields = fields
+
+
+class TrainingImportSerializer(serializers.Serializer):
+    snapshot = DatasetSnapshotSerializer(help_text="The export's snapshot, stored here.")
+    created = serializers.IntegerField(help_text="Examples added to the project.")
+    existing = serializers.IntegerField(help_text="Examples the project held already.")
 
 
 class ExcludeInputSerializer(StrictSerializer):

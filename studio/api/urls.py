@@ -44,6 +44,8 @@ api_patterns: list[URLPattern | URLResolver] = [
          training.ProjectTrainingExamplesView.as_view(), name="project-training-examples"),
     path("projects/<int:project_id>/training-examples/export/",
          training.TrainingExportView.as_view(), name="project-training-export"),
+    path("projects/<int:project_id>/training-examples/import/",
+         training.TrainingImportView.as_view(), name="project-training-import"),
     path("training-examples/<int:example_id>/exclude/",
          training.TrainingExampleExcludeView.as_view(), name="training-example-exclude"),
     path("projects/<int:project_id>/training-jobs/", training.ProjectTrainingJobsView.as_view(),

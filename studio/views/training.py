@@ -22,6 +22,7 @@ from studio.selectors import training as sel
 from studio.services import notes as notes_svc
 from studio.services import training as svc
 from studio.services.errors import StudioError
+from studio.services.training import imports as imports_svc
 from studio.views.errors import error_text
 
 EXAMPLES_PER_PAGE = 50
@@ -61,7 +62,8 @@ def training_start(request: HttpRequest, project_id: int) -> HttpResponse:
 def training_examples(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id, need=Need.ADMIN)
     filters = sel.ExampleFilters.from_query(request.GET)
-    page = Paginator(sel.training_examples_for(request.user, project=project, filters=filters),
+    page = Paginator(sel.training_examples_for(request.user, project=project, filters=filters)
+                     .select_related("source_review__draft__job__brief"),
                      EXAMPLES_PER_PAGE).get_page(request.GET.get("page"))
     context = {"project": project, "here": "Training data", "page": page, "filters": filters,
                "kinds": TrainingExample.Kind.choices, "query": filters.items()}
@@ -87,13 +89,31 @@ def training_export(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id, need=Need.ADMIN)
     fmt = request.GET.get("format", "sft")
     if fmt not in sel.EXPORT_FORMATS:
-        return HttpResponse("format must be sft or dpo", status=400, content_type="text/plain")
-    body = sel.training_export_jsonl(request.user, project=project, fmt=fmt)
-    response = HttpResponse(body, content_type="application/jsonl; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="project-{project.pk}-{fmt}.jsonl"'
-    )
-    return response
+        return HttpResponse("format must be one of " + ", ".join(sel.EXPORT_FORMATS),
+                            status=400, content_type="text/plain")
+    export = sel.training_export(request.user, project=project, fmt=fmt)
+    return HttpResponse(export.body, content_type=export.content_type, headers=export.headers)
+
+
+@login_required
+@require_POST
+def training_import(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Import a studio export of another project of the team (file field ``file``)."""
+    project = project_for_user(request.user, project_id, need=Need.ADMIN)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise ValidationError({"file": "Choose a studio export file to import."})
+        result = imports_svc.training_examples_import(user=request.user, project_id=project.pk,
+                                                      data=upload.read())
+    except (ValidationError, StudioError) as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(request, f"Imported {result.created} example"
+                         f"{'s' if result.created != 1 else ''} ({result.existing} already "
+                         f"here); snapshot {result.snapshot.content_hash[:12]} rebuilt with "
+                         "the export's content hash.")
+    return redirect("training_examples", project_id=project_id)
 
 
 def _job_context(job: TrainingJob) -> dict[str, object]:

@@ -20,6 +20,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
          name="preference_note_decide"),
     path("preference-notes/<int:note_id>/", training.preference_note_update,
          name="preference_note_update"),
+    path("projects/<int:project_id>/training/import/", training.training_import,
+         name="training_import"),
     path("training-examples/<int:example_id>/exclude/", training.training_example_exclude,
          name="training_example_exclude"),
     path("training-jobs/<int:job_id>/", training.training_job, name="training_job"),

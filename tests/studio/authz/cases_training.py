@@ -36,6 +36,8 @@ CASES: list[Case] = [
     Case("training_examples", _project, ADMIN),
     Case("training_examples", _project, ADMIN, headers={"HX-Request": "true"}),
     Case("training_export", _project, ADMIN),
+    # No file: a message and a redirect, nothing imported.
+    Case("training_import", _project, ADMIN, method="post"),
     Case("training_example_exclude", _example, ADMIN, method="post",
          data=lambda w: {"excluded": "1"}),
     Case("preference_notes", _project, ADMIN),
