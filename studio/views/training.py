@@ -104,8 +104,10 @@ def training_import(request: HttpRequest, project_id: int) -> HttpResponse:
     try:
         if upload is None:
             raise ValidationError({"file": "Choose a studio export file to import."})
+        # At most one byte over the limit is read: the service refuses a larger file.
+        data = upload.read(imports_svc.IMPORT_MAX_BYTES + 1)
         result = imports_svc.training_examples_import(user=request.user, project_id=project.pk,
-                                                      data=upload.read())
+                                                      data=data)
     except (ValidationError, StudioError) as exc:
         messages.error(request, error_text(exc))
     else:

@@ -87,8 +87,10 @@ class TrainingImportView(StudioAPIView):
         project = project_for_user(request.user, project_id, need=Need.ADMIN)
         body = s.TrainingImportInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        result = imports_svc.training_examples_import(
-            user=request.user, project_id=project.pk, data=body.validated_data["file"].read())
+        # At most one byte over the limit is read: the service refuses a larger file.
+        data = body.validated_data["file"].read(imports_svc.IMPORT_MAX_BYTES + 1)
+        result = imports_svc.training_examples_import(user=request.user, project_id=project.pk,
+                                                      data=data)
         return Response(s.TrainingImportSerializer(result).data,
                         status=status.HTTP_201_CREATED)
 

@@ -214,3 +214,12 @@ def test_the_migration_gives_older_examples_their_plain_turns(world: World) -> N
     assert old.prompt == [{"role": "system", "content": "Be warm."},
                           {"role": "user", "content": "Write."}]
     assert plain.prompt == [{"role": "user", "content": "Write."}]
+
+
+def test_a_file_over_the_limit_is_refused_without_reading_it_all(
+        world: World, client: Any, monkeypatch: Any) -> None:
+    from studio.services.training import imports
+
+    monkeypatch.setattr(imports, "IMPORT_MAX_BYTES", 1024)
+    client.force_login(world.admin)
+    _refused(client, world, b"x" * 5000, "The file is larger than")
