@@ -1,6 +1,7 @@
 """Quality checks run on every draft; each problem becomes a :class:`QualityFlag`.
 
-Checks: banned terms, must-not style rules, personal data (emails, phone numbers,
+Checks: banned terms, style rules (quoted phrases of must-not rules; must rules of
+the form "End with “…”", "Start with “…”", "Include “…”"), personal data (emails, phone numbers,
 Luhn-valid card numbers, Chinese resident ID numbers), near-copies of a reference corpus
 (8-unit shingles), near-identical variants of one brief, empty or cut-off output, and
 the draft's language (mostly another script than the project's; traditional characters
@@ -62,8 +63,12 @@ class QualityFlag:
     span: tuple[int, int] | None = None
 
 
-# Quoted phrases inside a must-not rule: Never say "world-class"; 不要说「世界一流」.
-_QUOTED = re.compile(r"[\"“'‘「『]([^\"”'’」』]{2,60})[\"”'’」』]")
+# Quoted phrases inside a rule: Never say "world-class"; 不要说「世界一流」. Curly double
+# quotes may hold apostrophes and single CJK characters (preference notes quote so).
+_QUOTED = re.compile(r"“([^”\n]{1,200})”|[\"'‘「『]([^\"”'’」』\n]{2,60})[\"”'’」』]")
+# Must rules the checks can verify: End with “…”, Start with “…”, Include “…”.
+_MUST = re.compile(r"^\s*(end with|start with|begin with|include)\s*[:：]?\s*"
+                   r"(?:“([^”\n]{1,200})”|\"([^\"\n]{1,200})\")\s*[.。]?\s*$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?…)\]\"'”’*。！？」』）】]\s*$")
 
 
@@ -349,7 +354,7 @@ def must_not_phrases(rule: str) -> list[str]:
     """Phrases a must-not rule forbids: its quoted phrases, or the whole rule when it is
     a short phrase (at most four words, e.g. "synergy"). Longer unquoted rules are
     guidance for the model only and cannot be checked literally."""
-    quoted = [q.strip() for q in _QUOTED.findall(rule) if q.strip()]
+    quoted = [(a or b).strip() for a, b in _QUOTED.findall(rule) if (a or b).strip()]
     if quoted:
         return quoted
     bare = rule.strip().rstrip(".!。！")
@@ -366,6 +371,46 @@ def check_style_rules(text: str, must_not: Iterable[str]) -> list[QualityFlag]:
             for span in _phrase_spans(norm, phrase):
                 flags.append(QualityFlag(STYLE_RULE, f"breaks style rule {rule.strip()!r}",
                                          span))
+    return flags
+
+
+def must_phrase(rule: str) -> tuple[str, str] | None:
+    """What a must rule the checks can verify asks for, as (where, phrase): where is
+    "end", "start" or "anywhere" (rules "End with “…”", "Start with “…”", "Include “…”");
+    None for every other rule (guidance for the model only)."""
+    match = _MUST.match(rule)
+    if not match:
+        return None
+    phrase = " ".join((match.group(2) or match.group(3) or "").split())
+    if not phrase:
+        return None
+    verb = match.group(1).lower()
+    where = "end" if verb == "end with" else "anywhere" if verb == "include" else "start"
+    return where, phrase
+
+
+def _trim(text: str) -> str:
+    return text.strip().strip(".!。！").strip().casefold()
+
+
+def check_must_rules(text: str, must: Iterable[str]) -> list[QualityFlag]:
+    """Flag each verifiable must rule (:func:`must_phrase`) the text does not keep.
+    Whitespace and case do not count, nor a final full stop."""
+    flags = []
+    flat = " ".join(text.split())
+    for rule in must:
+        wanted = must_phrase(rule)
+        if wanted is None or not flat:
+            continue
+        where, phrase = wanted
+        if where == "end":
+            kept = _trim(flat).endswith(_trim(phrase))
+        elif where == "start":
+            kept = _trim(flat).startswith(_trim(phrase))
+        else:
+            kept = bool(_phrase_spans(normalise(flat), phrase))
+        if not kept:
+            flags.append(QualityFlag(STYLE_RULE, f"misses style rule {rule.strip()!r}"))
     return flags
 
 
@@ -526,6 +571,7 @@ def check_draft(
     must_not: Iterable[str] = (),
     corpus: ReferenceCorpus | Sequence[str] | None = None,
     language: str = DEFAULT_LANGUAGE,
+    must: Iterable[str] = (),
 ) -> list[QualityFlag]:
     """All single-draft checks (variant similarity is checked across drafts by the
     engine with :func:`near_identical_pairs`). ``language`` is the project's content
@@ -537,6 +583,8 @@ def check_draft(
         flags += check_simplified(text)
     flags += check_banned_terms(text, banned_terms)
     flags += check_style_rules(text, must_not)
+    if text.strip():
+        flags += check_must_rules(text, must)
     flags += check_personal_data(text)
     if corpus:
         index = corpus if isinstance(corpus, ReferenceCorpus) else ReferenceCorpus(corpus)

@@ -142,6 +142,9 @@ class GenerationResult:
     seed: int
     drafts: list[DraftOutput]
     timings: dict[str, float]
+    # The plain chat turns ``prompt`` was rendered from (system, few-shot pairs, the
+    # brief's user turn): what a trainer or an export needs, not the rendered text.
+    messages: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -384,8 +387,8 @@ class Engine:
                 flags = check_draft(
                     texts[k], finish_reason=row.finish_reason,
                     banned_terms=request.voice.banned_terms,
-                    must_not=request.voice.must_not, corpus=corpus,
-                    language=request.brief.language,
+                    must_not=request.voice.must_not, must=request.voice.must,
+                    corpus=corpus, language=request.brief.language,
                 )
                 twins = [a for a, b in similar if b == pos]
                 if twins:
@@ -405,6 +408,7 @@ class Engine:
                 model=str(self.base.spec),
                 adapter_sha256=request.adapter.sha256 if request.adapter else None,
                 prompt=prompt.text,
+                messages=tuple(dict(m) for m in prompt.messages),
                 prompt_tokens=prompt.token_count,
                 examples_used=prompt.examples_used,
                 source_trimmed=prompt.source_trimmed,

@@ -232,6 +232,7 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         409: OpenApiResponse(ConflictSerializer, description="Already decided or claimed"),
         412: OpenApiResponse(ConflictSerializer, description="Stale version: both texts"),
         413: OpenApiResponse(ErrorSerializer, description="Body too large"),
+        415: OpenApiResponse(ErrorSerializer, description="Send multipart/form-data"),
         428: OpenApiResponse(ErrorSerializer, description="If-Match missing"),
         429: OpenApiResponse(ErrorSerializer, description="Too many generation requests"),
     }

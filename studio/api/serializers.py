@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from studio.models import (
     Brief,
+    DatasetSnapshot,
     Draft,
     GenerationJob,
     ModelVersion,
@@ -26,7 +27,7 @@ from studio.selectors.briefs import BRIEF_FILTERS
 from studio.selectors.filters import FilterField
 from studio.selectors.generation import JobProblem, job_problem
 from studio.selectors.reviews import DRAFT_LIST_FILTERS
-from studio.selectors.training import EXAMPLE_FILTERS
+from studio.selectors.training import EXAMPLE_FILTERS, EXPORT_FORMATS
 from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
 from studio.validators import plain_text, validate_plain_text
 
@@ -468,9 +469,29 @@ TrainingExampleFilterSerializer = filter_serializer(
 
 class TrainingExportSerializer(serializers.Serializer):
     records = serializers.ChoiceField(
-        choices=["sft", "dpo"], required=False, default="sft",
-        help_text="sft: chat 'messages' records; dpo: prompt/chosen/rejected pairs.",
+        choices=list(EXPORT_FORMATS), required=False, default="sft",
+        help_text="sft: TRL chat 'messages' records; openai: OpenAI chat fine-tuning lines; "
+                  "dpo: TRL prompt/chosen/rejected pairs; openai_dpo: OpenAI preference lines "
+                  "(input, preferred_output, non_preferred_output); studio: every example "
+                  "with a signed header, to import into another project of the team.",
     )
+
+
+class TrainingImportInputSerializer(StrictSerializer):
+    file = serializers.FileField(help_text="A studio export (records=studio).")
+
+
+class DatasetSnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DatasetSnapshot
+        fields = ["id", "project", "content_hash", "counts", "created_at"]
+        read_only_fields = fields
+
+
+class TrainingImportSerializer(serializers.Serializer):
+    snapshot = DatasetSnapshotSerializer(help_text="The export's snapshot, stored here.")
+    created = serializers.IntegerField(help_text="Examples added to the project.")
+    existing = serializers.IntegerField(help_text="Examples the project held already.")
 
 
 class ExcludeInputSerializer(StrictSerializer):
@@ -480,3 +501,56 @@ class ExcludeInputSerializer(StrictSerializer):
 class TrainingStartInputSerializer(StrictSerializer):
     method = serializers.ChoiceField(choices=TrainingJob.Method.choices,
                                      default=TrainingJob.Method.SFT)
+
+
+# Edit cost ----------------------------------------------------------------------------------
+
+
+class EditCostQuerySerializer(serializers.Serializer):
+    weeks = serializers.IntegerField(
+        required=False, default=26, min_value=1, max_value=520,
+        help_text="How many weeks back the per-week rows go (1-520, default 26).",
+    )
+
+
+class EditCostRowSerializer(serializers.Serializer):
+    decided = serializers.IntegerField(help_text="Drafts approved or rejected.")
+    approved_as_is = serializers.IntegerField(
+        help_text="Approved without an edit (an edit of whitespace only counts here).")
+    approved_with_edits = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    acceptance = serializers.FloatField(
+        allow_null=True, help_text="approved_as_is / decided; null when nothing was decided.")
+    mean_edit_cost = serializers.FloatField(
+        allow_null=True,
+        help_text="Mean over approvals of the edit distance from the model's text to the "
+                  "approved text (words; characters for CJK) / the longer text's length: "
+                  "0 = as written, 1 = nothing kept.")
+    mean_cost_with_rejections = serializers.FloatField(
+        allow_null=True, help_text="The same mean with each rejection counted as 1.")
+    mean_seconds_to_decision = serializers.FloatField(
+        allow_null=True, help_text="From the draft's creation to its decision.")
+
+
+class EditCostVersionRowSerializer(EditCostRowSerializer):
+    model_version = serializers.IntegerField(
+        allow_null=True, help_text="The model version's id; null for the base model.")
+    version_number = serializers.IntegerField(allow_null=True)
+    base = serializers.BooleanField(help_text="True for drafts of the base model (no adapter).")
+
+
+class EditCostKindRowSerializer(EditCostRowSerializer):
+    kind = serializers.CharField(help_text="The content kind of the drafts' briefs.")
+
+
+class EditCostWeekRowSerializer(EditCostVersionRowSerializer):
+    week = serializers.DateField(help_text="The week's Monday (decisions of that week).")
+
+
+class EditCostSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    weeks = serializers.IntegerField()
+    overall = EditCostRowSerializer()
+    by_version = EditCostVersionRowSerializer(many=True)
+    by_kind = EditCostKindRowSerializer(many=True)
+    by_week = EditCostWeekRowSerializer(many=True, help_text="Per week and model version.")

@@ -7,7 +7,16 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import ad_results
-from .views import briefs, drafts, health, model_versions, projects, reviews, training
+from .views import (
+    briefs,
+    drafts,
+    editcost,
+    health,
+    model_versions,
+    projects,
+    reviews,
+    training,
+)
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
@@ -35,6 +44,8 @@ api_patterns: list[URLPattern | URLResolver] = [
          training.ProjectTrainingExamplesView.as_view(), name="project-training-examples"),
     path("projects/<int:project_id>/training-examples/export/",
          training.TrainingExportView.as_view(), name="project-training-export"),
+    path("projects/<int:project_id>/training-examples/import/",
+         training.TrainingImportView.as_view(), name="project-training-import"),
     path("training-examples/<int:example_id>/exclude/",
          training.TrainingExampleExcludeView.as_view(), name="training-example-exclude"),
     path("projects/<int:project_id>/training-jobs/", training.ProjectTrainingJobsView.as_view(),
@@ -45,6 +56,8 @@ api_patterns: list[URLPattern | URLResolver] = [
          name="training-job-cancel"),
     path("projects/<int:project_id>/model-versions/", model_versions.ProjectModelVersionsView.as_view(),
          name="project-model-versions"),
+    path("projects/<int:project_id>/edit-cost/", editcost.ProjectEditCostView.as_view(),
+         name="project-edit-cost"),
     path("projects/<int:project_id>/model-versions/use-base/",
          model_versions.ModelUseBaseView.as_view(), name="model-version-use-base"),
     path("model-versions/<int:version_id>/promote/", model_versions.ModelPromoteView.as_view(),

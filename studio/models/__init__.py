@@ -5,6 +5,7 @@ from .ad_results import AdResult
 from .audit import AuditEvent
 from .briefs import Brief, GenerationJob
 from .drafts import Draft
+from .notes import PreferenceNote
 from .projects import Project
 from .reviews import Review, ReviewAction
 from .teams import Membership, Role, Team
@@ -20,6 +21,7 @@ __all__ = [
     "Draft",
     "GenerationJob",
     "Membership",
+    "PreferenceNote",
     "ModelVersion",
     "Project",
     "Review",

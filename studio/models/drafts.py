@@ -42,6 +42,15 @@ class Draft(models.Model):
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock")
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # How the draft was decided, stored with the decision so a model version's edit cost
+    # is a SQL aggregate: the deciding review's action ("approve", "approve_edited",
+    # "reject"; blank while pending) and, for an approval, the edit distance from the
+    # model's text to the approved text in generation.editcost units, the longer text's
+    # length in those units, and their ratio (0 = approved as written, 1 = rewritten).
+    decision = models.CharField(max_length=20, blank=True)
+    edit_distance = models.PositiveIntegerField(null=True, blank=True)
+    edit_units = models.PositiveIntegerField(null=True, blank=True)
+    edit_cost = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -58,6 +67,12 @@ class Draft(models.Model):
                 fields=["created_at", "id"],
                 condition=models.Q(status="pending"),
                 name="draft_pending_age",
+            ),
+            # Edit cost per project over time (models page, API).
+            models.Index(
+                fields=["project", "decided_at"],
+                condition=models.Q(decided_at__isnull=False),
+                name="draft_decided",
             ),
         ]
         ordering = ["job_id", "variant"]

@@ -38,6 +38,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from studio.models import Brief, Draft, GenerationJob, ModelVersion, Project, TrainingExample
+from studio.selectors.notes import project_voice
 from studio.services import jobs as lifecycle
 from studio.services.claims import Claim
 from studio.services.webhooks import webhook_drafts_ready
@@ -205,12 +206,9 @@ def job_inputs(*, job_id: int) -> dict[str, Any]:
         ),
         "brief": _brief_fields(brief),
         "language": project.language,
-        "voice": {
-            "brand_voice": project.brand_voice,
-            "must": project.must_rules,
-            "must_not": project.must_not_rules,
-            "banned_terms": project.banned_term_list,
-        },
+        # Accepted preference notes join the style rules here, so they reach the prompt
+        # and the checks from the next job on, before any retrain.
+        "voice": project_voice(project),
         "examples": examples,
         "reference_corpus": reference,
         "variants": job.variants,

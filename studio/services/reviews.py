@@ -22,7 +22,8 @@ from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
-from generation.training import scrub_messages, scrub_personal_data
+from generation.editcost import edit_cost
+from generation.training import plain_turns, scrub_messages, scrub_personal_data
 from studio.models import Brief, Draft, GenerationJob, Review, ReviewAction, TrainingExample
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import Need, draft_for_user, teams_allowing
@@ -182,7 +183,21 @@ def _prompt_messages(draft: Draft) -> list[dict[str, str]]:
         )
     ):
         return scrub_messages([{"role": m["role"], "content": m["content"]} for m in messages])
-    return scrub_messages([{"role": "user", "content": draft.prompt}])
+    # A draft from before drafts kept their messages: its prompt text as rendered.
+    return scrub_messages(plain_turns([{"role": "user", "content": draft.prompt}]))
+
+
+def decision_fields(*, action: str, model_text: str, final_text: str) -> dict[str, Any]:
+    """What a decision stores on its draft for the edit-cost figures: the action and, for
+    an approval, the edit from the model's text to the approved text
+    (``generation.editcost``: words for space-separated scripts, characters for CJK).
+    A rejection has no final text, so no edit cost."""
+    if action == ReviewAction.REJECT:
+        return {"decision": action, "edit_distance": None, "edit_units": None,
+                "edit_cost": None}
+    cost = edit_cost(model_text, final_text)
+    return {"decision": action, "edit_distance": cost.distance, "edit_units": cost.units,
+            "edit_cost": cost.cost}
 
 
 def _apply(
@@ -206,6 +221,7 @@ def _apply(
             "decided_at": now,
             "claimed_by": None,
             "claimed_until": None,
+            **decision_fields(action=action, model_text=draft.text, final_text=final_text),
         }
     else:
         updates |= {"claimed_by": user,

@@ -105,6 +105,9 @@ def to_drafts(result: Any) -> list[dict[str, Any]]:
     params = asdict(result.sampling)
     params["model"] = result.model
     params["adapter_sha256"] = result.adapter_sha256
+    # The plain turns the prompt was rendered from: training examples and exports take
+    # them (studio.services.reviews), never the rendered text.
+    params["messages"] = [dict(m) for m in result.messages]
     return [
         {
             "variant": d.variant,

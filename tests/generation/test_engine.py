@@ -16,7 +16,7 @@ from generation.errors import (
     RequestError,
     UnsafeAdapterError,
 )
-from generation.prompts import BriefInput
+from generation.prompts import BriefInput, render_chat
 from generation.testing import build_tiny_adapter
 
 
@@ -52,6 +52,9 @@ def test_it_returns_the_requested_variants_with_metadata(engine):
     assert [d.variant for d in result.drafts] == [0, 1, 2]
     assert calls[-1] == (3, 3)
     assert result.prompt.endswith("<|im_start|>assistant\n")
+    # The plain turns the prompt was rendered from travel with it (training data, exports).
+    assert [m["role"] for m in result.messages] == ["system", "user"]
+    assert render_chat(engine.base.tokenizer, list(result.messages)) == result.prompt
     assert result.sampling.max_new_tokens == 42  # 15 words -> tokens
     for draft in result.drafts:
         assert draft.prompt_tokens == result.prompt_tokens

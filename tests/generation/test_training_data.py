@@ -300,3 +300,36 @@ def test_it_picks_defaults_from_the_dataset_size() -> None:
     )
     with pytest.raises(ValueError, match="Unknown"):
         TrainConfig.from_dict({"epochz": 1})
+
+
+# --- Plain turns of prompts rendered before drafts kept their messages ---------------
+
+RENDERED = ("<|im_start|>system\nBe warm.<|im_end|>\n<|im_start|>user\nWrite a tagline."
+            "<|im_end|>\n<|im_start|>assistant\nOld one.<|im_end|>\n<|im_start|>user\n"
+            "Another, 简短。<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_plain_turns_undo_a_chatml_rendered_prompt():
+    from generation.training import plain_turns
+
+    assert plain_turns([{"role": "user", "content": RENDERED}]) == [
+        {"role": "system", "content": "Be warm."},
+        {"role": "user", "content": "Write a tagline."},
+        {"role": "assistant", "content": "Old one."},
+        {"role": "user", "content": "Another, 简短。"},
+    ]
+    # Without the generation prompt (as the studio's older drafts stored it) too.
+    assert plain_turns([{"role": "user", "content": "<|im_start|>user\nHi<|im_end|>"}]) == [
+        {"role": "user", "content": "Hi"}]
+
+
+@pytest.mark.parametrize("messages", [
+    [{"role": "user", "content": "Write about <|im_start|> tokens"}],  # not rendered
+    [{"role": "user", "content": "<|im_start|>user\nHi<|im_end|> trailing text"}],
+    [{"role": "user", "content": "<|im_start|>system\nOnly a system turn<|im_end|>\n"}],
+    [{"role": "system", "content": "S"}, {"role": "user", "content": RENDERED}],  # plain already
+])
+def test_plain_turns_leave_anything_else_alone(messages):
+    from generation.training import plain_turns
+
+    assert plain_turns(messages) == messages

@@ -17,17 +17,19 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import QuerySet
 
-from generation.training import Snapshot, SnapshotIntegrityError, build_snapshot, load_snapshot
-from generation.training.pairing import ExampleRow, pair_examples
+from generation.training import Snapshot, SnapshotIntegrityError, load_snapshot
+from generation.training.pairing import ExampleRow
 from generation.training.snapshot import FILES as SNAPSHOT_FILES
 from generation.training.snapshot import MANIFEST as SNAPSHOT_MANIFEST
 from studio.models import DatasetSnapshot, Project, TrainingExample
-from studio.selectors.training import ROW_FIELDS, example_rows, training_examples
+from studio.selectors.training import (
+    ROW_FIELDS,
+    example_rows,
+    snapshot_from_rows,
+    training_examples,
+)
 
 logger = logging.getLogger(__name__)
-
-EVAL_FRACTION = 0.1
-
 
 def snapshot_path(project_id: int, content_hash: str) -> Path:
     return Path(settings.DATASET_DIR) / str(project_id) / content_hash
@@ -51,8 +53,7 @@ def snapshot_of(examples: QuerySet[TrainingExample]) -> tuple[Snapshot, list[int
 
 
 def _snapshot_from_rows(rows: Iterable[ExampleRow]) -> tuple[Snapshot, list[int]]:
-    sft, pref, ids = pair_examples(rows)
-    return build_snapshot(sft, pref, eval_fraction=EVAL_FRACTION, seed=0), ids
+    return snapshot_from_rows(rows)
 
 
 def snapshot_store(

@@ -84,6 +84,9 @@ CASES: list[Case] = [
     # world.training_job has ended: 409, nothing changes.
     Case("api:training-job-cancel", _training_job, ADMINS, method="post", ok=(409,)),
     Case("api:project-model-versions", _project, ADMINS),
+    Case("api:project-edit-cost", _project, ADMINS),
+    # A JSON body where a file is expected: 415 once the caller may import.
+    Case("api:project-training-import", _project, ADMINS, method="post", ok=(415,)),
     # world.version has no adapter (promote) and is not archived (rollback): 409.
     Case("api:model-version-promote", _version, ADMINS, method="post", ok=(409,)),
     Case("api:model-version-rollback", _version, ADMINS, method="post", ok=(409,)),

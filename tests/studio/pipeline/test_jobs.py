@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from studio.celery import app
-from studio.models import Brief, Draft, GenerationJob
+from studio.models import Brief, Draft, GenerationJob, PreferenceNote, TrainingExample
 from studio.services import generation as jobs
 from studio.services.briefs import brief_create
+from studio.services.reviews import review_approve
 from studio.tasks.generation import generate_job
 from tests.conftest import World
 
@@ -58,6 +59,24 @@ def test_it_writes_every_variant_with_its_prompt_and_flags(tiny_project: World) 
         assert isinstance(d.flags, list)
         assert d.flag_codes == sorted({f["code"] for f in d.flags})
     assert job.timings["total_s"] > 0
+    # The plain turns the prompt was rendered from are kept, and an approval trains on them.
+    messages = drafts[0].params["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "Use short sentences." in messages[0]["content"]
+    assert "Light roasts" in messages[1]["content"] and "<|im_start|>" not in str(messages)
+    review_approve(user=tiny_project.editor, draft_id=drafts[0].pk, version=drafts[0].version)
+    assert TrainingExample.objects.get(source_review__draft=drafts[0]).prompt == messages
+
+
+def test_an_accepted_preference_note_reaches_the_next_jobs_prompt(tiny_project: World) -> None:
+    PreferenceNote.objects.create(project=tiny_project.project, kind="replace",
+                                  proposed_before="world-class", proposed_after="careful",
+                                  before="world-class", after="careful", status="accepted")
+    job = _brief(tiny_project, variants=1).jobs.get()
+    _run(job)
+    draft = Draft.objects.get(job=job)
+    assert "Write “careful” instead of “world-class”." in draft.prompt
+    assert "- “world-class”" in draft.params["messages"][0]["content"]
 
 
 def test_it_does_nothing_on_a_second_delivery(tiny_project: World) -> None:
