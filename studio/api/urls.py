@@ -7,7 +7,16 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import ad_results
-from .views import briefs, drafts, health, model_versions, projects, reviews, training
+from .views import (
+    briefs,
+    drafts,
+    generation_jobs,
+    health,
+    model_versions,
+    projects,
+    reviews,
+    training,
+)
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
@@ -17,6 +26,10 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("briefs/<int:brief_id>/", briefs.BriefDetailView.as_view(), name="brief-detail"),
     path("briefs/<int:brief_id>/regenerate/", briefs.BriefRegenerateView.as_view(),
          name="brief-regenerate"),
+    path("generation-jobs/<int:job_id>/live/", generation_jobs.GenerationJobLiveView.as_view(),
+         name="generation-job-live"),
+    path("generation-jobs/<int:job_id>/cancel/",
+         generation_jobs.GenerationJobCancelView.as_view(), name="generation-job-cancel"),
     path("drafts/", drafts.DraftListView.as_view(), name="draft-list"),
     path("drafts/bulk-review/", reviews.DraftBulkReviewView.as_view(), name="draft-bulk-review"),
     path("drafts/<int:draft_id>/", drafts.DraftDetailView.as_view(), name="draft-detail"),

@@ -345,7 +345,7 @@ def job_complete(
         job.save(update_fields=["status", "progress_done", "finished_at", "error", "timings"])
         _brief_settle(job.brief_id)
         webhook_drafts_ready(job=job, project=job.brief.project, drafts=saved)
-        transaction.on_commit(lambda: live.partial_clear(claim.job_id))
+    live.partial_clear(claim.job_id)  # the drafts are rows now
     return True
 
 
@@ -394,19 +394,19 @@ def job_cancel(*, user: Any, job_id: int) -> GenerationJob:
         audit_record(actor=user, team=job.brief.project.team, verb="generation.cancel",
                      obj=job, before={"status": job.status},
                      after={"status": GenerationJob.Status.CANCELLED})
-        transaction.on_commit(lambda: _cancelled(job.pk))
+    live.cancel_flag_set(job.pk)
+    live.partial_clear(job.pk)
     job.refresh_from_db()
     return job
-
-
-def _cancelled(job_id: int) -> None:
-    live.cancel_flag_set(job_id)
-    live.partial_clear(job_id)
 
 
 def jobs_cancelled(*, job_ids: list[int]) -> set[int]:
     """Which of a worker's running jobs were cancelled (their Redis flags: one read)."""
     return live.cancel_flags(job_ids)
+
+
+def job_partial_clear(*, job_id: int) -> None:
+    live.partial_clear(job_id)
 
 
 def job_partial_publish(*, job_id: int, variants: list[dict[str, Any]], seconds: float) -> None:
@@ -453,9 +453,9 @@ def job_fail(
             return False
         # A brief that already has drafts from an earlier job goes back to review.
         _brief_settle(job.brief_id)
-        transaction.on_commit(lambda: live.partial_clear(job_id))
         if failure == GenerationJob.Failure.MODEL and job.model_version_id is not None:
             model_version_load_failed(version_id=job.model_version_id, error=error)
+    live.partial_clear(job_id)
     return True
 
 

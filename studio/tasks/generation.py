@@ -269,10 +269,12 @@ class BatchRun:
                 self.observer("drafts", job_id)
 
     def _drop_cancelled(self) -> None:
-        gone = (jobs.jobs_cancelled(job_ids=list(self.running)) | self.lost) & set(self.running)
-        for job_id in gone:
+        cancelled = jobs.jobs_cancelled(job_ids=list(self.running))
+        for job_id in (cancelled | self.lost) & set(self.running):
             running = self.running.pop(job_id)
             self.batch.cancel(running.key)
+            if job_id in cancelled:  # what this batch published since the cancel
+                jobs.job_partial_clear(job_id=job_id)
             logger.info("job %s left the batch: cancelled or taken over", job_id)
 
     def _beat(self) -> None:
