@@ -167,6 +167,8 @@ def check_record(check: Any, *, where: str) -> dict[str, Any]:
 ADMIT_POLL_SECONDS = 2.0
 # How often each running job's partial text is published.
 PARTIAL_EVERY_SECONDS = 0.5
+# How often a running batch reads the cancel flags of its jobs (one Redis read).
+CANCEL_CHECK_SECONDS = 0.25
 
 Observer = Callable[[str, int], None]
 
@@ -203,6 +205,7 @@ class BatchRun:
         self.drafts = 0
         self._queue_seen: int | None = None
         self._polled = 0.0
+        self._cancel_checked = 0.0
 
     def run(self, claim: Any, inputs: dict[str, Any]) -> str:
         admit_until = time.monotonic() + settings.GENERATION_TASK_TIME_LIMIT / 2
@@ -269,6 +272,10 @@ class BatchRun:
                 self.observer("drafts", job_id)
 
     def _drop_cancelled(self) -> None:
+        now = time.monotonic()
+        if now - self._cancel_checked < CANCEL_CHECK_SECONDS and not self.lost:
+            return
+        self._cancel_checked = now
         cancelled = jobs.jobs_cancelled(job_ids=list(self.running))
         for job_id in (cancelled | self.lost) & set(self.running):
             running = self.running.pop(job_id)
