@@ -176,7 +176,8 @@ def mixed(args: argparse.Namespace) -> dict[str, Any]:
 
     settings.GENERATION_MAX_NEW_TOKENS = args.long_tokens
     model = args.model or settings.DEFAULT_BASE_MODEL
-    projects, users = [], []
+    projects: list[Any] = []
+    users: list[Any] = []
     for name in ("A", "B"):
         team = Team.objects.create(name=f"Team {name}", slug=f"team-{name.lower()}")
         projects.append(Project.objects.create(team=team, name=f"Bench {name}",
@@ -187,9 +188,10 @@ def mixed(args: argparse.Namespace) -> dict[str, Any]:
     _run(_burst(projects[0], users[0], 1, "warm-up"), 1)
     settings.GENERATION_MICRO_BATCH = 8  # the default: _run set it to 1
 
-    old_jobs, short = _mixed_burst(*projects, *users, "old")
+    a, b = projects
+    old_jobs, short = _mixed_burst(a, b, users[0], users[1], "old")
     old_seen, old_total = _old_micro_batch(old_jobs)
-    new_jobs, new_short = _mixed_burst(*projects, *users, "new")
+    new_jobs, new_short = _mixed_burst(a, b, users[0], users[1], "new")
     new_text, new_drafts, new_total = _new_scheduler(new_jobs)
     n = len(new_jobs)
     burst = _burst_throughput(engine, args.burst, args.burst_tokens)
