@@ -25,6 +25,7 @@ from django.http import Http404
 from studio.models import (
     Brief,
     Draft,
+    GenerationJob,
     Membership,
     ModelVersion,
     Project,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 class Need(enum.Enum):
     VIEW = "view"  # read the team's projects, briefs, drafts, versions
-    SUBMIT = "submit"  # create briefs, regenerate
+    SUBMIT = "submit"  # create briefs, regenerate or cancel a run
     AB_TEST = "ab_test"  # pick A/B variants, report their results (README: marketers, admins)
     REVIEW = "review"  # approve, edit, reject drafts
     ADMIN = "admin"  # project settings, members, training, promote and roll back
@@ -133,6 +134,19 @@ def brief_for_user(user: AnyUser, brief_id: object, *, need: Need = Need.VIEW) -
     brief = _get(Brief.objects.select_related("project__team", "author"), brief_id)
     _check(user, brief.project.team_id, need)
     return brief
+
+
+def generation_jobs_visible_to(user: AnyUser) -> QuerySet[GenerationJob]:
+    return GenerationJob.objects.filter(brief__project__team__in=teams_visible_to(user))
+
+
+def generation_job_for_user(
+    user: AnyUser, job_id: object, *, need: Need = Need.VIEW
+) -> GenerationJob:
+    """A generation job of the user's team (404 otherwise); ``need`` SUBMIT to cancel it."""
+    job = _get(GenerationJob.objects.select_related("brief__project__team"), job_id)
+    _check(user, job.brief.project.team_id, need)
+    return job
 
 
 def drafts_visible_to(user: AnyUser) -> QuerySet[Draft]:

@@ -256,8 +256,12 @@ TRAINING_STUCK_AFTER = envint("TRAINING_STUCK_AFTER", 300)
 TRAINING_MAX_ATTEMPTS = envint("TRAINING_MAX_ATTEMPTS", 3)
 # Seconds between checks for projects with enough new examples to retrain (auto-retrain).
 AUTO_RETRAIN_EVERY = envint("AUTO_RETRAIN_EVERY", 15 * 60)
-# Jobs on the same base model a worker takes into one batched model call.
+# Jobs on the same base model a worker writes at once: its continuous batch takes the next
+# job (teams in turn) at the next decoding step while fewer are running.
 GENERATION_MICRO_BATCH = envint("GENERATION_MICRO_BATCH", 8)
+# Seconds a running job's partial text stays in Redis after its last write (it is deleted
+# when the drafts land; this bounds what a killed worker leaves behind).
+GENERATION_PARTIAL_TTL = envint("GENERATION_PARTIAL_TTL", 600)
 # Characters of the project's own text each draft is checked against for near-copies: the
 # prompt's examples, then the training snapshot of the model writing it, then approved
 # texts, newest first. The index is built for every job, about 0.4 s and 65 MB per million

@@ -160,6 +160,12 @@ class BriefInputSerializer(StrictSerializer):
     extra = serializers.DictField(child=PlainTextField(allow_blank=True), required=False)
 
 
+class RegenerateSerializer(StrictSerializer):
+    replace = serializers.BooleanField(
+        default=False, help_text="While a run is queued or running: cancel it and start "
+        "again (without it the answer is 409).")
+
+
 class GenerationJobSerializer(serializers.ModelSerializer):
     """A generation job. ``error`` is a plain sentence for every member; the technical
     error is ``error_detail``, given to the team's admins only. The view passes
@@ -194,6 +200,28 @@ class GenerationJobSerializer(serializers.ModelSerializer):
         if not self.context.get("is_admin"):
             return None
         return job.error
+
+
+class PartialVariantSerializer(serializers.Serializer):
+    variant = serializers.IntegerField()
+    text = serializers.CharField(help_text="Written so far: not checked, not a draft.")
+    tokens = serializers.IntegerField(help_text="Tokens written so far.")
+    max = serializers.IntegerField(help_text="The variant's token budget.")
+
+
+class GenerationJobLiveSerializer(serializers.Serializer):
+    """A job while it waits or writes. Queued: ``position`` (1 = next) and ``wait_s``.
+    Running: each variant's text so far, ``elapsed_s`` and ``left_s`` (at most, at the
+    current speed). Other statuses: only ``id`` and ``status``; the drafts are on the
+    brief."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=GenerationJob.Status.choices)
+    position = serializers.IntegerField(allow_null=True)
+    wait_s = serializers.FloatField(allow_null=True)
+    elapsed_s = serializers.FloatField(allow_null=True)
+    left_s = serializers.FloatField(allow_null=True)
+    variants = PartialVariantSerializer(many=True)
 
 
 class BriefListSerializer(serializers.ModelSerializer):

@@ -33,6 +33,8 @@ class Brief(models.Model):
         IN_REVIEW = "in_review", "In review"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # Its run was cancelled before any draft was written.
+        CANCELLED = "cancelled", "Cancelled"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="briefs")
     author = models.ForeignKey(
@@ -63,7 +65,8 @@ class Brief(models.Model):
                 name="brief_variants_in_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "generating", "in_review", "done", "failed"]),
+                condition=models.Q(status__in=["queued", "generating", "in_review", "done", "failed",
+                                               "cancelled"]),
                 name="brief_status_valid",
             ),
         ]
@@ -93,6 +96,7 @@ class GenerationJob(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
@@ -140,6 +144,10 @@ class GenerationJob(models.Model):
     claim_token = models.CharField(max_length=32, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     objects = JobQuerySet.as_manager()
 
@@ -150,7 +158,8 @@ class GenerationJob(models.Model):
                 name="job_variants_in_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "running", "succeeded", "failed"]),
+                condition=models.Q(status__in=["queued", "running", "succeeded", "failed",
+                                               "cancelled"]),
                 name="job_status_valid",
             ),
         ]

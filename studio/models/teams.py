@@ -23,6 +23,9 @@ class Team(models.Model):
     name = UserCharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a generation worker last took one of this team's jobs: workers take the next
+    # job from the team served longest ago, so teams are served in turn.
+    generation_turn_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from collections.abc import Mapping
@@ -13,8 +14,8 @@ from studio.forms.briefs import BriefForm, brief_form_for
 from studio.models import Brief, GenerationJob, Project
 from studio.permissions import Need, brief_for_user, project_for_user
 from studio.services.audit import audit_record
-from studio.services.errors import Busy
-from studio.services.generation import job_send
+from studio.services.errors import Busy, WrongState
+from studio.services.generation import job_cancel, job_send
 from studio.services.throttling import generation_throttle
 
 logger = logging.getLogger(__name__)
@@ -130,8 +131,12 @@ def _brief_save(*, user: Any, project: Project, cleaned: Mapping[str, Any]) -> B
     return brief
 
 
-def brief_regenerate(*, user: Any, brief_id: int) -> GenerationJob:
-    """Ask for a new set of variants: a new job; the drafts already written stay."""
+def brief_regenerate(*, user: Any, brief_id: int, replace: bool = False) -> GenerationJob:
+    """Ask for a new set of variants: a new job; the drafts already written stay.
+
+    While a run is queued or running this raises Busy, unless ``replace``: then that run
+    is cancelled and the new one queued in the same transaction.
+    """
     brief = brief_for_user(user, brief_id, need=Need.SUBMIT)
     with transaction.atomic():
         brief = (
@@ -139,8 +144,13 @@ def brief_regenerate(*, user: Any, brief_id: int) -> GenerationJob:
             .select_related("project__live_model")
             .get(pk=brief.pk)
         )
-        if brief.jobs.active().exists():
-            raise Busy("This brief is already being written; wait for its drafts.")
+        running = list(brief.jobs.active().values_list("pk", flat=True))
+        if running and not replace:
+            raise Busy("This brief is already being written. Cancel that run to start "
+                       "again, or wait for its drafts.")
+        for job_id in running:
+            with contextlib.suppress(WrongState):  # it ended meanwhile: nothing to cancel
+                job_cancel(user=user, job_id=job_id)
         job = _new_job(brief=brief, user=user)
         brief.status = Brief.Status.QUEUED
         brief.save(update_fields=["status", "updated_at"])

@@ -18,6 +18,12 @@ def _brief(w):  # type: ignore[no-untyped-def]
     return {"brief_id": w.brief.pk}
 
 
+def _queued_job(w):  # type: ignore[no-untyped-def]
+    from tests.factories import GenerationJobFactory
+
+    return {"job_id": GenerationJobFactory(brief=w.brief, status="queued").pk}
+
+
 def _draft(w):  # type: ignore[no-untyped-def]
     return {"draft_id": w.draft.pk}
 
@@ -50,6 +56,8 @@ CASES: list[Case] = [
          data=lambda w: {"kind": "article", "title": "From the matrix", "variants": 1}),
     Case("api:brief-detail", _brief, ALL),
     Case("api:brief-regenerate", _brief, ALL, method="post", ok=(202,)),
+    Case("api:generation-job-live", lambda w: {"job_id": w.job.pk}, ALL),
+    Case("api:generation-job-cancel", _queued_job, ALL, method="post"),
     Case("api:draft-list", no_kwargs, ALL, tenant_scoped=False),
     Case("api:draft-detail", _draft, ALL),
     Case("api:draft-approve", _draft, REVIEWERS, method="post", headers=IF_MATCH),

@@ -99,13 +99,17 @@ def test_it_reproduces_drafts_from_the_job_seed(tiny_project: World) -> None:
     assert texts(first) == texts(again)
 
 
-def test_it_batches_waiting_jobs_on_the_same_model(tiny_project: World, settings: Any) -> None:
+def test_waiting_jobs_join_the_running_batch_up_to_its_job_cap(
+    tiny_project: World, settings: Any
+) -> None:
+    """Continuous batching: the task writes its job and takes the others waiting on the
+    same model into its batch, at most GENERATION_MICRO_BATCH at once (the fifth joins
+    when one leaves); their own messages then find nothing to do."""
     settings.GENERATION_MICRO_BATCH = 4
     briefs = [_brief(tiny_project, variants=1, title=f"Brief {i}") for i in range(5)]
     first = briefs[0].jobs.get()
-    assert _run(first) == "wrote 4 drafts for 4 jobs"
-    statuses = [b.jobs.get().status for b in briefs]
-    assert statuses == ["succeeded"] * 4 + ["queued"]
+    assert _run(first) == "wrote 5 drafts for 5 jobs"
+    assert [b.jobs.get().status for b in briefs] == ["succeeded"] * 5
     assert _run(briefs[1].jobs.get()) == "nothing to do"
 
 
