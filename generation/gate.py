@@ -36,6 +36,9 @@ MORE_FLAGS = "more_flags"  # lower cost, but more drafts flagged than the live m
 NO_HELD_OUT = "no_held_out"  # the snapshot kept no brief aside: nothing to compare
 DRAFTS_FAILED = "drafts_failed"  # the candidate wrote no usable draft at all
 
+# Fewer pairs than this cannot pass: a bootstrap over one or two pairs is no evidence.
+MIN_PAIRS = 3
+
 # Sampling of gate drafts: the studio's defaults, so the gate sees what editors would.
 GATE_TEMPERATURE = 0.8
 
@@ -258,6 +261,14 @@ def score_gate(
                          "high": round(high, 4), "resamples": resamples,
                          "confidence": confidence}
     pct = f"{confidence:.0%}"
+    if n < MIN_PAIRS:
+        report.verdict = NOT_BETTER
+        report.message = (f"Too few held-out briefs to judge ({n}; the gate needs at least "
+                          f"{MIN_PAIRS}): edit cost {cand['mean_cost']:.3f} vs "
+                          f"{inc['mean_cost']:.3f}. The {incumbent_name} stays unless an "
+                          "admin promotes with a reason; more approvals give the gate "
+                          "more briefs.")
+        return report
     costs = (f"edit cost {cand['mean_cost']:.3f} vs {inc['mean_cost']:.3f} "
              f"(difference {mean:+.3f}, {pct} interval {low:+.3f} to {high:+.3f}, "
              f"{n} held-out brief{'s' if n != 1 else ''})")

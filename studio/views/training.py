@@ -33,6 +33,7 @@ def training_home(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "here": "Training",
         "counts": sel.training_example_counts(request.user, project=project),
+        "readiness": svc.training_readiness(project=project),
         "jobs": jobs,
         "active": active,
         "methods": TrainingJob.Method.choices,

@@ -85,6 +85,9 @@ def test_it_refuses_a_gain_that_could_be_noise_and_a_gain_with_more_flags() -> N
     better = [GateDraft(b.final) for b in briefs]
     worse = [GateDraft("Something else entirely, nothing like the house style.")
              for _ in briefs]
+    two = held_out_briefs(_examples(FINALS[:2]), limit=100)
+    few = score_gate(two, [GateDraft(b.final) for b in two], worse[:2])
+    assert few.verdict == NOT_BETTER and "Too few held-out briefs" in few.message
     flagged = [GateDraft(b.final, flags=("banned_term",)) for b in briefs]
     report = _score(flagged, worse)
     assert report.verdict == MORE_FLAGS and "more drafts flagged" in report.message
