@@ -47,7 +47,13 @@ from generation.checks import (
     check_draft,
     near_identical_pairs,
 )
-from generation.errors import AdapterError, EngineStateError, GenerationError, RequestError
+from generation.errors import (
+    AdapterError,
+    EngineStateError,
+    GenerationError,
+    PromptTooLongError,
+    RequestError,
+)
 from generation.models import BaseModel, load_base
 from generation.prompts import (
     BriefInput,
@@ -56,6 +62,8 @@ from generation.prompts import (
     ProjectVoice,
     build_prompt,
     max_new_tokens_for,
+    neutralise_control_tokens,
+    render_chat,
     words_for_tokens,
 )
 from generation.specs import ModelSpec
@@ -117,6 +125,10 @@ class GenerationRequest:
     seed: int = 0
     reference_corpus: tuple[str, ...] = ()
     request_id: str = ""
+    # A ready prompt (chat turns ending with the user turn) to write from instead of one
+    # built from ``brief``: a held-out training example's prompt, for the promotion gate.
+    # ``voice`` then serves the checks only.
+    messages: tuple[dict[str, str], ...] = ()
 
 
 @dataclass
@@ -302,6 +314,8 @@ class Engine:
         self._validate(request)
         brief = request.brief
         max_new = self._max_new(request)
+        if request.messages:
+            return self._prompt_from_messages(request, max_new)
         if max_new < max_new_tokens_for(brief.target_words, language=brief.language):
             # Capped budget: ask for the length the budget can hold, not a longer piece
             # that would be cut off mid-sentence.
@@ -312,6 +326,24 @@ class Engine:
             context_window=self.base.context_window,
             max_new_tokens=max_new, examples=request.examples,
         )
+
+    def _prompt_from_messages(self, request: GenerationRequest, max_new: int) -> BuiltPrompt:
+        tokenizer = self.base.tokenizer
+        messages = [
+            {"role": m["role"], "content": neutralise_control_tokens(m["content"], tokenizer)}
+            for m in request.messages
+        ]
+        text = render_chat(self.base.tokenizer, messages)
+        count = len(self.base.tokenizer(text, add_special_tokens=False).input_ids)
+        budget = self.base.context_window - max_new
+        if count > budget:
+            raise PromptTooLongError(
+                f"the prompt needs {count} tokens but only {budget} are left "
+                f"({self.base.context_window} context - {max_new} for the answer)"
+            )
+        return BuiltPrompt(kind=request.brief.kind, messages=tuple(messages), text=text,
+                           token_count=count, max_new_tokens=max_new, examples_used=0,
+                           examples_dropped=0, source_trimmed=False)
 
     def prepare(self, request: GenerationRequest) -> BuiltPrompt:
         """Check one request on its own: its fields, its prompt and its adapter (sha256,

@@ -322,6 +322,11 @@ GENERATION_DEVICE = os.environ.get("GENERATION_DEVICE", "") or None
 # room to spare). The brief form allows at most the words that fit; a capped request's
 # prompt asks for the length the cap can hold.
 GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 2048)
+# The promotion gate (generation.gate): held-out briefs it writes for (at most), tokens
+# per gate draft (at most), and bootstrap resamples of the paired edit-cost difference.
+GATE_MAX_BRIEFS = envint("GATE_MAX_BRIEFS", 16)
+GATE_MAX_NEW_TOKENS = envint("GATE_MAX_NEW_TOKENS", 96)
+GATE_BOOTSTRAP_RESAMPLES = envint("GATE_BOOTSTRAP_RESAMPLES", 2000)
 
 # Webhooks may go only to public addresses (no loopback, private, link-local or
 # metadata addresses: SSRF guard). True lifts that rule and exists only so tests can

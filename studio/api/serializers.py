@@ -481,8 +481,16 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         fields = ["id", "project", "number", "base_model", "base_revision", "adapter_sha256",
                   "parent", "snapshot", "training_job", "metrics", "status", "created_at",
                   "promoted_at", "load_check", "load_check_error", "load_checked_at",
-                  "load_check_info"]
+                  "load_check_info", "gate", "gate_override"]
         read_only_fields = fields
+
+
+class PromoteInputSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, default="",
+        help_text="Why to promote a version that did not pass the gate (required then; "
+                  "recorded on the version and in the audit log).",
+    )
 
 
 class PageSerializer(serializers.Serializer):

@@ -37,6 +37,7 @@ def training_home(request: HttpRequest, project_id: int) -> HttpResponse:
         "project": project,
         "here": "Training",
         "counts": sel.training_example_counts(request.user, project=project),
+        "readiness": svc.training_readiness(project=project),
         "jobs": jobs,
         "active": active,
         "methods": TrainingJob.Method.choices,
@@ -189,9 +190,13 @@ def model_check(request: HttpRequest, version_id: int) -> HttpResponse:
 
 def _switch(request: HttpRequest, version_id: int, *, rollback: bool) -> HttpResponse:
     version = version_for_user(request.user, version_id, need=Need.ADMIN)
-    action = svc.model_rollback if rollback else svc.model_promote
     try:
-        action(user=request.user, version_id=version.pk)
+        if rollback:
+            svc.model_rollback(user=request.user, version_id=version.pk)
+        else:
+            # The reason is needed only to promote over a gate that did not pass.
+            svc.model_promote(user=request.user, version_id=version.pk,
+                              reason=request.POST.get("reason", ""))
     except StudioError as exc:
         messages.error(request, error_text(exc))
     else:

@@ -58,6 +58,7 @@ from studio.services.training.snapshots import (
     snapshot_path,
     snapshot_rebuild,
     snapshot_store,
+    training_readiness,
 )
 from studio.services.training.versions import (
     model_promote,
@@ -114,5 +115,6 @@ __all__ = [
     "training_job_snapshot",
     "training_job_start",
     "training_job_stopped",
+    "training_readiness",
     "training_jobs_reconcile",
 ]

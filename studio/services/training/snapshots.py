@@ -48,6 +48,27 @@ def snapshot_build(*, project: Project) -> Snapshot:
     return snapshot_of(training_examples(project))[0]
 
 
+def training_readiness(*, project: Project) -> dict[str, int]:
+    """What a retrain needs before the click: approved texts in the training split
+    (``have`` of ``need``), ``more`` approvals to go (each new one lands in the training
+    split nine times in ten, so this is a floor), and the preference pairs DPO needs.
+
+    Counted on the snapshot a retrain would freeze now, so the page and the refusal
+    agree; a project far over the minimum skips building it (the page stays cheap)."""
+    from generation.training import MIN_PREFERENCE_EXAMPLES, MIN_SFT_EXAMPLES
+
+    examples = training_examples(project)
+    sft_rows = examples.filter(kind=TrainingExample.Kind.SFT).count()
+    if sft_rows >= 4 * MIN_SFT_EXAMPLES:
+        have, pairs = sft_rows, examples.filter(kind=TrainingExample.Kind.PREFERENCE).count()
+    else:
+        snapshot = snapshot_of(examples)[0]
+        have, pairs = len(snapshot.sft_train), len(snapshot.preference_train)
+    return {"have": have, "need": MIN_SFT_EXAMPLES, "more": max(0, MIN_SFT_EXAMPLES - have),
+            "pairs": pairs, "pairs_need": MIN_PREFERENCE_EXAMPLES,
+            "pairs_more": max(0, MIN_PREFERENCE_EXAMPLES - pairs)}
+
+
 def snapshot_of(examples: QuerySet[TrainingExample]) -> tuple[Snapshot, list[int]]:
     return _snapshot_from_rows(example_rows(examples))
 
