@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from generation.endings import ends_sentence
+
 # Flag codes, stable strings the database and the UI can key on.
 BANNED_TERM = "banned_term"
 STYLE_RULE = "style_rule"
@@ -22,6 +24,7 @@ NEAR_COPY = "near_copy"
 NEAR_IDENTICAL = "near_identical_variant"
 EMPTY = "empty"
 TRUNCATED = "truncated"
+SHORTENED = "shortened"  # hit the length limit, cut after its last complete sentence
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,6 @@ class QualityFlag:
 # Quoted phrases inside a must-not rule: Never say "world-class".
 _QUOTED = re.compile(r"[\"“'‘]([^\"”'’]{2,60})[\"”'’]")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
-_SENTENCE_END = re.compile(r"[.!?…)\]\"'”’*]\s*$")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -337,7 +339,7 @@ def check_completion(text: str, finish_reason: str) -> list[QualityFlag]:
     """Flag an empty draft, or one that hit the token limit mid-sentence."""
     if not text.strip():
         return [QualityFlag(EMPTY, "the model produced no text")]
-    if finish_reason == "length" and not _SENTENCE_END.search(text):
+    if finish_reason == "length" and not ends_sentence(text):
         tail = len(text.rstrip())
         return [QualityFlag(TRUNCATED, "cut off at the length limit mid-sentence",
                             (max(0, tail - 40), tail))]

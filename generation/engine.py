@@ -35,11 +35,13 @@ from typing import Any
 from generation.adapters import AdapterCache, AdapterRef, library_versions
 from generation.checks import (
     NEAR_IDENTICAL,
+    SHORTENED,
     QualityFlag,
     ReferenceCorpus,
     check_draft,
     near_identical_pairs,
 )
+from generation.endings import sentence_end_ids, trim_to_sentence
 from generation.errors import AdapterError, EngineStateError, GenerationError, RequestError
 from generation.models import BaseModel, load_base
 from generation.prompts import (
@@ -49,6 +51,7 @@ from generation.prompts import (
     ProjectVoice,
     build_prompt,
     max_new_tokens_for,
+    target_tokens_for,
     words_for_tokens,
 )
 from generation.specs import ModelSpec
@@ -174,9 +177,12 @@ class _Row:
     min_new: int
     sampling: SamplingParams
     adapter: AdapterRef | None
+    # After this many tokens the row stops at the next sentence end; None: no soft stop.
+    stop_after: int | None = None
     # filled by generation
     tokens: list[int] = field(default_factory=list)
     finish_reason: str = ""
+    shortened: bool = False
     seconds: float = 0.0
 
 
@@ -206,6 +212,7 @@ class Engine:
         self.max_batch_rows = max_batch_rows
         self.similarity_threshold = similarity_threshold
         self.batches_run = 0  # model.generate calls, for tests and logs
+        self._sentence_tokens: _SentenceTokens | None = None
 
     @classmethod
     def load(
@@ -381,10 +388,15 @@ class Engine:
             for pos, k in enumerate(ks):
                 row = rows[k]
                 flags = check_draft(
-                    texts[k], finish_reason=row.finish_reason,
+                    # A shortened draft ends a sentence or a line: not left cut.
+                    texts[k], finish_reason="eos" if row.shortened else row.finish_reason,
                     banned_terms=request.voice.banned_terms,
                     must_not=request.voice.must_not, corpus=corpus,
                 )
+                if row.shortened:
+                    flags.append(QualityFlag(
+                        SHORTENED, "reached the length limit: cut after its last complete "
+                        "sentence"))
                 twins = [a for a, b in similar if b == pos]
                 if twins:
                     flags.append(QualityFlag(
@@ -433,15 +445,31 @@ class Engine:
 
     def _row(self, i: int, v: int, attempt: int, request: GenerationRequest,
              ids: list[int], max_new: int) -> _Row:
+        stop_after = None
+        if request.sampling.max_new_tokens is None:
+            # A budget derived from the brief: stop at the first sentence end once the
+            # target length is written (the cap leaves room to finish that sentence).
+            words = min(request.brief.target_words, words_for_tokens(max_new))
+            stop_after = min(target_tokens_for(words), max_new)
         return _Row(
             request_index=i, variant=v, attempt=attempt,
             seed=variant_seed(request.seed, v, attempt), prompt_ids=list(ids),
             max_new=max_new, min_new=min(request.sampling.min_new_tokens, max_new),
-            sampling=request.sampling, adapter=request.adapter,
+            sampling=request.sampling, adapter=request.adapter, stop_after=stop_after,
         )
 
+    def _sentence_ends(self) -> _SentenceTokens:
+        if self._sentence_tokens is None:
+            self._sentence_tokens = _SentenceTokens.of(self.base.tokenizer)
+        return self._sentence_tokens
+
     def _decode(self, row: _Row) -> str:
-        return str(self.base.tokenizer.decode(row.tokens, skip_special_tokens=True)).strip()
+        """The row's text; cut after its last complete sentence when it hit its cap
+        mid-sentence (``row.shortened``)."""
+        text = str(self.base.tokenizer.decode(row.tokens, skip_special_tokens=True)).strip()
+        if row.finish_reason == "length":
+            text, row.shortened = trim_to_sentence(text)
+        return text
 
     def _batches(self, rows: list[_Row]) -> list[list[_Row]]:
         """Group rows by adapter, sort by prompt length (less padding) and cut into
@@ -487,7 +515,7 @@ class Engine:
             # Left padding: every row's last prompt token sits at the same position.
             input_ids[i, width - len(row.prompt_ids):] = torch.tensor(row.prompt_ids)
             attention[i, width - len(row.prompt_ids):] = 1
-        sampler = _RowSampler(rows, width, eos_ids)
+        sampler = _RowSampler(rows, width, eos_ids, self._sentence_ends())
         config = GenerationConfig(
             max_new_tokens=max(r.max_new for r in rows) + 1,  # +1: room for a forced eos
             do_sample=False, eos_token_id=eos_ids, pad_token_id=pad_id,
@@ -592,9 +620,11 @@ class _RowSampler:
     to the CPU, where each row draws with its own generator.
     """
 
-    def __init__(self, rows: list[_Row], prompt_width: int, eos_ids: list[int]):
+    def __init__(self, rows: list[_Row], prompt_width: int, eos_ids: list[int],
+                 sentences: _SentenceTokens):
         import torch
 
+        self.sentences = sentences
         self.rows = rows
         self.prompt_width = prompt_width
         self.eos_ids = eos_ids
@@ -629,8 +659,12 @@ class _RowSampler:
         for i, row in enumerate(self.rows):
             if step >= row.max_new:
                 chosen.append(self.eos_ids[0])
-            else:
-                chosen.append(self._choose(values[i], ids[i], row.sampling, self.generators[i]))
+                continue
+            token = self._choose(values[i], ids[i], row.sampling, self.generators[i])
+            if (row.stop_after is not None and step > max(row.stop_after, row.min_new)
+                    and self.sentences.ends_before(int(input_ids[i, -1]), token)):
+                token = self.eos_ids[0]
+            chosen.append(token)
         out = torch.full_like(scores, float("-inf"))
         out[torch.arange(len(self.rows), device=device), torch.tensor(chosen, device=device)] = 0.0
         return out
@@ -672,3 +706,31 @@ class _RowSampler:
         draw = torch.rand(1, generator=generator, dtype=torch.float64)
         index = int(torch.searchsorted(cumulative, draw).item())
         return int(ids[min(index, len(ids) - 1)])
+
+
+@dataclass(frozen=True)
+class _SentenceTokens:
+    """Which tokens end a sentence, from the tokenizer's vocabulary (see
+    generation.endings): a CJK full stop ends one at once; a Latin one ("." "!" "?")
+    only when the next token starts with a space or line break, so "3.5" and "e.g."
+    mid-sentence go on."""
+
+    cjk_end: frozenset[int]
+    latin_end: frozenset[int]
+    space_start: frozenset[int]
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> _SentenceTokens:
+        texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        ends = sentence_end_ids(texts)
+        cjk = {i for i, t in enumerate(texts) if ends[i] and t.rstrip()[-1:] in "。！？」』】》"}
+        return cls(
+            cjk_end=frozenset(cjk),
+            latin_end=frozenset(i for i, end in enumerate(ends) if end and i not in cjk),
+            space_start=frozenset(i for i, t in enumerate(texts) if t[:1].isspace()),
+        )
+
+    def ends_before(self, previous: int, token: int) -> bool:
+        """True when a sentence ended with ``previous``, given the ``token`` after it."""
+        return previous in self.cjk_end or (previous in self.latin_end
+                                            and token in self.space_start)

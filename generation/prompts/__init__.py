@@ -10,6 +10,7 @@ from generation.prompts.builder import (
     max_new_tokens_for,
     render_chat,
     system_message,
+    target_tokens_for,
     user_message,
     words_for_tokens,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "build_prompt",
     "get_template",
     "max_new_tokens_for",
+    "target_tokens_for",
     "words_for_tokens",
     "register_kind",
     "unregister_kind",

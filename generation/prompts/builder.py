@@ -26,6 +26,12 @@ TOKENS_PER_WORD = 1.4
 LENGTH_MARGIN = 1.25
 
 
+def target_tokens_for(target_words: int) -> int:
+    """Tokens of a draft of ``target_words`` words: where a row starts looking for the
+    end of its sentence (see generation.endings)."""
+    return max(1, int(target_words * TOKENS_PER_WORD))
+
+
 def max_new_tokens_for(target_words: int, *, cap: int | None = None) -> int:
     """Generation budget in tokens for a target length in words."""
     tokens = int(target_words * TOKENS_PER_WORD * LENGTH_MARGIN) + 16

@@ -48,6 +48,7 @@ FLAG_LABELS: dict[str, str] = {
     checks.NEAR_IDENTICAL: "Near-identical variants",
     checks.EMPTY: "Empty",
     checks.TRUNCATED: "Truncated",
+    checks.SHORTENED: "Shortened",
 }
 FLAG_CHOICES: dict[str, str] = {"any": "Any flag", "none": "No flags", **FLAG_LABELS}
 
