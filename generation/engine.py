@@ -112,6 +112,9 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     seed: int = 0
     reference_corpus: tuple[str, ...] = ()
+    # Passages of the project's knowledge retrieved for this brief: they go into the
+    # prompt, and a claim in a draft is supported when they (or the brief) state it.
+    knowledge: tuple[str, ...] = ()
     request_id: str = ""
 
 
