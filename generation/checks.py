@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from generation.endings import ends_sentence
 from generation.languages import DEFAULT_LANGUAGE, get_language
 from generation.text import (
     CJK_CHARS,
@@ -51,6 +52,7 @@ EMPTY = "empty"
 TRUNCATED = "truncated"
 WRONG_LANGUAGE = "wrong_language"
 TRADITIONAL_CHINESE = "traditional_chinese"
+SHORTENED = "shortened"  # hit the length limit, cut after its last complete sentence
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,6 @@ _QUOTED = re.compile(r"“([^”\n]{1,200})”|[\"'‘「『]([^\"”'’」』\
 # Must rules the checks can verify: End with “…”, Start with “…”, Include “…”.
 _MUST = re.compile(r"^\s*(end with|start with|begin with|include)\s*[:：]?\s*"
                    r"(?:“([^”\n]{1,200})”|\"([^\"\n]{1,200})\")\s*[.。]?\s*$", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?…)\]\"'”’*。！？」』）】]\s*$")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -556,7 +557,7 @@ def check_completion(text: str, finish_reason: str) -> list[QualityFlag]:
     """Flag an empty draft, or one that hit the token limit mid-sentence."""
     if not text.strip():
         return [QualityFlag(EMPTY, "the model produced no text")]
-    if finish_reason == "length" and not _SENTENCE_END.search(text):
+    if finish_reason == "length" and not ends_sentence(text):
         tail = len(text.rstrip())
         return [QualityFlag(TRUNCATED, "cut off at the length limit mid-sentence",
                             (max(0, tail - 40), tail))]

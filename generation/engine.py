@@ -42,11 +42,13 @@ from typing import Any
 from generation.adapters import AdapterCache, AdapterRef, library_versions
 from generation.checks import (
     NEAR_IDENTICAL,
+    SHORTENED,
     QualityFlag,
     ReferenceCorpus,
     check_draft,
     near_identical_pairs,
 )
+from generation.endings import sentence_end_ids, trim_to_sentence
 from generation.errors import (
     AdapterError,
     EngineStateError,
@@ -64,6 +66,7 @@ from generation.prompts import (
     max_new_tokens_for,
     neutralise_control_tokens,
     render_chat,
+    target_tokens_for,
     words_for_tokens,
 )
 from generation.specs import ModelSpec
@@ -196,6 +199,8 @@ class _Row:
     min_new: int
     sampling: SamplingParams
     adapter: AdapterRef | None
+    # After this many tokens the row stops at the next sentence end; None: no soft stop.
+    stop_after: int | None = None
     # filled by generation
     tokens: list[int] = field(default_factory=list)
     finish_reason: str = ""
@@ -231,6 +236,7 @@ class Engine:
         self.similarity_threshold = similarity_threshold
         self.batches_run = 0  # decoding groups started from empty, for tests and logs
         self.peak_rows = 0  # most rows one group held, for tests and logs
+        self._sentence_tokens: _SentenceTokens | None = None
 
     @classmethod
     def load(
@@ -423,21 +429,40 @@ class Engine:
     def _decode(self, tokens: list[int]) -> str:
         return str(self.base.tokenizer.decode(tokens, skip_special_tokens=True)).strip()
 
+    def sentence_tokens(self) -> _SentenceTokens:
+        """Which tokens end a sentence (read from the tokenizer once)."""
+        if self._sentence_tokens is None:
+            self._sentence_tokens = _SentenceTokens.of(self.base.tokenizer)
+        return self._sentence_tokens
+
+    def _final_text(self, row: _Row) -> tuple[str, bool]:
+        """The row's text, cut after its last complete sentence when it reached its cap
+        mid-sentence; and whether it was (a "shortened" draft)."""
+        text = self._decode(row.tokens)
+        return trim_to_sentence(text) if row.finish_reason == "length" else (text, False)
+
     def _result(self, entry: _Entry) -> GenerationResult:
         request, prompt = entry.request, entry.prompt
         checks_started = time.monotonic()
         rows = sorted(entry.rows.values(), key=lambda r: r.variant)
-        texts = [self._decode(r.tokens) for r in rows]
+        finals = [self._final_text(r) for r in rows]
+        texts = [text for text, _ in finals]
         corpus = ReferenceCorpus(request.reference_corpus) if request.reference_corpus else None
         similar = near_identical_pairs(texts, self.similarity_threshold)
         drafts = []
         for pos, row in enumerate(rows):
+            shortened = finals[pos][1]
             flags = check_draft(
-                texts[pos], finish_reason=row.finish_reason,
+                # A shortened draft ends a sentence or a line: not left cut.
+                texts[pos], finish_reason="eos" if shortened else row.finish_reason,
                 banned_terms=request.voice.banned_terms,
                 must_not=request.voice.must_not, must=request.voice.must,
                 corpus=corpus, language=request.brief.language,
             )
+            if shortened:
+                flags.append(QualityFlag(
+                    SHORTENED, "reached the length limit: cut after its last complete "
+                    "sentence"))
             twins = [a for a, b in similar if b == pos]
             if twins:
                 flags.append(QualityFlag(
@@ -581,7 +606,8 @@ class Batch:
                 del self.groups[key]
                 continue
             with self.engine.adapters.active(group.adapter):
-                finished += group.step(self.engine.base.model, self._eos)
+                finished += group.step(self.engine.base.model, self._eos,
+                                       self.engine.sentence_tokens())
         now = time.monotonic()
         results = []
         for row in finished:
@@ -605,11 +631,19 @@ class Batch:
     def _queue_row(self, entry: _Entry, variant: int, attempt: int) -> None:
         request = entry.request
         max_new = entry.prompt.max_new_tokens
+        stop_after = None
+        if request.sampling.max_new_tokens is None and not request.messages:
+            # A budget derived from the brief: stop at the first sentence end once the
+            # target length is written (the cap leaves room to finish that sentence).
+            brief = request.brief
+            target = min(brief.target_words,
+                         words_for_tokens(max_new, language=brief.language))
+            stop_after = min(target_tokens_for(target, language=brief.language), max_new)
         row = _Row(key=entry.key, variant=variant, attempt=attempt,
                    seed=variant_seed(request.seed, variant, attempt),
                    prompt_ids=entry.prompt_ids, max_new=max_new,
                    min_new=min(request.sampling.min_new_tokens, max_new),
-                   sampling=request.sampling, adapter=request.adapter)
+                   sampling=request.sampling, adapter=request.adapter, stop_after=stop_after)
         entry.rows[variant] = row
         entry.open += 1
         self.waiting.append(row)
@@ -765,7 +799,7 @@ class _Group:
             self.generated = torch.cat([self.generated, new["generated"]])
         self.rows += rows
 
-    def step(self, model: Any, eos_ids: list[int]) -> list[_Row]:
+    def step(self, model: Any, eos_ids: list[int], sentences: _SentenceTokens) -> list[_Row]:
         """One token for every row; returns the rows that finished (and drops them)."""
         import torch
 
@@ -789,7 +823,10 @@ class _Group:
         done: list[int] = []
         for i, (row, token, is_eos) in enumerate(zip(self.rows, chosen.tolist(),
                                                      ended_eos.tolist(), strict=True)):
-            if is_eos:
+            if is_eos or (row.stop_after is not None and row.tokens
+                          and len(row.tokens) >= max(row.stop_after, row.min_new)
+                          and sentences.ends_before(row.tokens[-1], token)):
+                # The model ended it, or a sentence ended past the target length.
                 row.finish_reason = "eos"
                 done.append(i)
                 continue
@@ -878,3 +915,31 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
         eos = tokenizer.eos_token_id
     ids = eos if isinstance(eos, list) else [eos]
     return [int(i) for i in ids if i is not None]
+
+
+@dataclass(frozen=True)
+class _SentenceTokens:
+    """Which tokens end a sentence, from the tokenizer's vocabulary (see
+    generation.endings): a CJK full stop ends one at once; a Latin one ("." "!" "?")
+    only when the next token starts with a space or line break, so "3.5" and "e.g."
+    mid-sentence go on."""
+
+    cjk_end: frozenset[int]
+    latin_end: frozenset[int]
+    space_start: frozenset[int]
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> _SentenceTokens:
+        texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        ends = sentence_end_ids(texts)
+        cjk = {i for i, t in enumerate(texts) if ends[i] and t.rstrip()[-1:] in "。！？」』】》"}
+        return cls(
+            cjk_end=frozenset(cjk),
+            latin_end=frozenset(i for i, end in enumerate(ends) if end and i not in cjk),
+            space_start=frozenset(i for i, t in enumerate(texts) if t[:1].isspace()),
+        )
+
+    def ends_before(self, previous: int, token: int) -> bool:
+        """True when a sentence ended with ``previous``, given the ``token`` after it."""
+        return previous in self.cjk_end or (previous in self.latin_end
+                                            and token in self.space_start)

@@ -11,6 +11,7 @@ from generation.prompts.builder import (
     neutralise_control_tokens,
     render_chat,
     system_message,
+    target_tokens_for,
     user_message,
     words_for_tokens,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "get_template",
     "max_new_tokens_for",
     "neutralise_control_tokens",
+    "target_tokens_for",
     "words_for_tokens",
     "register_kind",
     "unregister_kind",

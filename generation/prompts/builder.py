@@ -60,6 +60,12 @@ def neutralise_control_tokens(text: str, tokenizer: Any = None) -> str:
     return _MARKER.sub(lambda m: _defuse(m.group()), text)
 
 
+def target_tokens_for(target_words: int, *, language: str = DEFAULT_LANGUAGE) -> int:
+    """Tokens of a draft of ``target_words`` (in the language's unit): where a row starts
+    looking for the end of its sentence (see generation.endings)."""
+    return max(1, int(target_words * get_language(language).tokens_per_unit))
+
+
 def max_new_tokens_for(target_words: int, *, cap: int | None = None,
                        language: str = DEFAULT_LANGUAGE) -> int:
     """Generation budget in tokens for a target length in the language's unit (words,

@@ -52,6 +52,7 @@ FLAG_LABELS: dict[str, str] = {
     checks.PERSONAL_ID: "ID number",
     checks.WRONG_LANGUAGE: "Wrong language",
     checks.TRADITIONAL_CHINESE: "Traditional characters",
+    checks.SHORTENED: "Shortened",
 }
 FLAG_CHOICES: dict[str, str] = {"any": "Any flag", "none": "No flags", **FLAG_LABELS}
 
