@@ -148,6 +148,9 @@ class GenerationResult:
     seed: int
     drafts: list[DraftOutput]
     timings: dict[str, float]
+    # How many of ``request.knowledge`` (best first) the prompt holds; the rest did not
+    # fit the context window.
+    knowledge_used: int = 0
 
 
 @dataclass(frozen=True)
@@ -307,6 +310,7 @@ class Engine:
             brief, request.voice, self.base.tokenizer,
             context_window=self.base.context_window,
             max_new_tokens=max_new, examples=request.examples,
+            knowledge=request.knowledge,
         )
 
     def prepare(self, request: GenerationRequest) -> BuiltPrompt:
@@ -424,6 +428,7 @@ class Engine:
                 sampling=replace(request.sampling, max_new_tokens=prompt.max_new_tokens),
                 seed=request.seed,
                 drafts=drafts,
+                knowledge_used=prompt.knowledge_used,
                 timings={
                     "prompt_s": prompt_s, "adapter_s": adapter_s, "generate_s": generate_s,
                     "checks_s": time.monotonic() - checks_started,

@@ -1,9 +1,16 @@
 """Turn a brief + project voice + examples into chat messages that fit the model.
 
+The project's knowledge retrieved for the brief goes into the last user turn under
+"Facts you may use" (best passage first).
+
 Trimming order when the prompt does not fit ``context_window - max_new_tokens``:
-few-shot examples first (last ones first), then the source text (cut at a token
-boundary, marked with "[...]"). The system message and the brief's instructions are
-never cut: if they alone do not fit, PromptTooLongError says by how much.
+few-shot examples first (last ones first), then knowledge passages (the lowest-ranked
+first), then the source text (cut at a token boundary, marked with "[...]"). Examples
+go first because they only show the house style, which the project's adapter also
+carries, while a passage left out is a fact the draft cannot use; the source text goes
+last because a summary is nothing without it. ``BuiltPrompt.knowledge_used`` says how
+many passages stayed. The system message and the brief's instructions are never cut:
+if they alone do not fit, PromptTooLongError says by how much.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ SYSTEM_ROLE = (
 # last sentence instead of being cut at exactly the target length.
 TOKENS_PER_WORD = 1.4
 LENGTH_MARGIN = 1.25
+KNOWLEDGE_HEADING = (
+    "Facts you may use (from the project's knowledge; state no other prices, numbers, "
+    "dates or offers):"
+)
 
 
 def target_tokens_for(target_words: int) -> int:
@@ -58,8 +69,11 @@ def system_message(voice: ProjectVoice) -> str:
     return "\n\n".join(parts)
 
 
-def user_message(brief: BriefInput, source_text: str | None = None) -> str:
-    """The user message for one brief (``source_text`` overrides the brief's, for trimming)."""
+def user_message(
+    brief: BriefInput, source_text: str | None = None, knowledge: Sequence[str] = ()
+) -> str:
+    """The user message for one brief (``source_text`` overrides the brief's, for
+    trimming), with the ``knowledge`` passages under "Facts you may use"."""
     template = get_template(brief.kind)
     template.validate(brief)
     lines = template.task(brief)
@@ -72,6 +86,9 @@ def user_message(brief: BriefInput, source_text: str | None = None) -> str:
         lines.append("Include these keywords: " + ", ".join(keywords))
     if brief.instructions.strip():
         lines.append(f"Instructions: {brief.instructions.strip()}")
+    facts = [" ".join(p.split()) for p in knowledge if p.strip()]
+    if facts:
+        lines.append(KNOWLEDGE_HEADING + "\n" + "\n".join(f"- {fact}" for fact in facts))
     source = brief.source_text if source_text is None else source_text
     if source.strip():
         lines.append(f"Source text:\n{source.strip()}")
@@ -87,8 +104,10 @@ def build_prompt(
     max_new_tokens: int | None = None,
     examples: Sequence[FewShotExample] = (),
     max_examples: int = 3,
+    knowledge: Sequence[str] = (),
 ) -> BuiltPrompt:
-    """Build the chat prompt for ``brief`` with the tokenizer's chat template.
+    """Build the chat prompt for ``brief`` with the tokenizer's chat template, with the
+    ``knowledge`` passages (best first) as facts the draft may use.
 
     Examples of another kind are ignored. Raises UnknownKindError, MissingFieldError or
     PromptTooLongError.
@@ -101,12 +120,16 @@ def build_prompt(
     source = brief.source_text.strip()
     trimmed = False
 
+    passages = list(knowledge)
+    n_facts = len(passages)
+
     def render(n_shots: int, source_text: str) -> tuple[list[dict[str, str]], str, int]:
         messages = [{"role": "system", "content": system}]
         for user, assistant in shot_turns[:n_shots]:
             messages += [{"role": "user", "content": user},
                          {"role": "assistant", "content": assistant}]
-        messages.append({"role": "user", "content": user_message(brief, source_text)})
+        messages.append({"role": "user",
+                         "content": user_message(brief, source_text, passages[:n_facts])})
         text = render_chat(tokenizer, messages)
         return messages, text, len(tokenizer(text, add_special_tokens=False).input_ids)
 
@@ -115,6 +138,9 @@ def build_prompt(
     while count > budget and n_shots > 0:
         n_shots -= 1
         messages, text, count = render(n_shots, source)
+    while count > budget and n_facts > 0:
+        n_facts -= 1
+        messages, text, count = render(0, source)
     if count > budget and source:
         source_ids = tokenizer(source, add_special_tokens=False).input_ids
         _, _, without_source = render(0, TRIM_MARK.strip())
@@ -144,6 +170,7 @@ def build_prompt(
         examples_used=n_shots,
         examples_dropped=len(shot_turns) - n_shots,
         source_trimmed=trimmed,
+        knowledge_used=n_facts,
     )
 
 

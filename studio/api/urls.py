@@ -7,7 +7,16 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import ad_results
-from .views import briefs, drafts, health, model_versions, projects, reviews, training
+from .views import (
+    briefs,
+    drafts,
+    health,
+    knowledge,
+    model_versions,
+    projects,
+    reviews,
+    training,
+)
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
@@ -51,6 +60,14 @@ api_patterns: list[URLPattern | URLResolver] = [
          name="model-version-promote"),
     path("model-versions/<int:version_id>/rollback/", model_versions.ModelRollbackView.as_view(),
          name="model-version-rollback"),
+    path("projects/<int:project_id>/knowledge/", knowledge.ProjectKnowledgeView.as_view(),
+         name="project-knowledge"),
+    path("projects/<int:project_id>/knowledge/upload/",
+         knowledge.ProjectKnowledgeUploadView.as_view(), name="project-knowledge-upload"),
+    path("projects/<int:project_id>/knowledge/facts/", knowledge.ProjectFactsView.as_view(),
+         name="project-knowledge-facts"),
+    path("knowledge/<int:document_id>/", knowledge.KnowledgeDocumentView.as_view(),
+         name="knowledge-document"),
     path("model-versions/<int:version_id>/check/", model_versions.ModelCheckView.as_view(),
          name="model-version-check"),
 ]

@@ -4,6 +4,7 @@ from .ad_results import AdResult
 from .audit import AuditEvent
 from .briefs import Brief, GenerationJob
 from .drafts import Draft
+from .knowledge import KnowledgeDocument, KnowledgePassage, KnowledgeUse
 from .projects import Project
 from .reviews import Review, ReviewAction
 from .teams import Membership, Role, Team
@@ -16,6 +17,9 @@ __all__ = [
     "DatasetSnapshot",
     "Draft",
     "GenerationJob",
+    "KnowledgeDocument",
+    "KnowledgePassage",
+    "KnowledgeUse",
     "Membership",
     "ModelVersion",
     "Project",

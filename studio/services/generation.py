@@ -38,8 +38,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from studio.models import Brief, Draft, GenerationJob, ModelVersion, Project, TrainingExample
+from studio.selectors.knowledge import knowledge_inputs
 from studio.services import jobs as lifecycle
 from studio.services.claims import Claim
+from studio.services.knowledge import knowledge_uses_record
 from studio.services.webhooks import webhook_drafts_ready
 
 logger = logging.getLogger(__name__)
@@ -177,8 +179,8 @@ def job_heartbeat(*, claim: Claim, done: int | None = None) -> bool:
 def job_inputs(*, job_id: int) -> dict[str, Any]:
     """Everything the model needs for a job, as plain data (the task turns it into a request).
 
-    Few-shot examples and the reference corpus come from this project only: another
-    project's or team's text never reaches the prompt.
+    Few-shot examples, knowledge passages and the reference corpus come from this
+    project only: another project's or team's text never reaches the prompt.
     """
     job = GenerationJob.objects.select_related(
         "brief__project", "model_version__snapshot").get(pk=job_id)
@@ -210,6 +212,7 @@ def job_inputs(*, job_id: int) -> dict[str, Any]:
             "banned_terms": project.banned_term_list,
         },
         "examples": examples,
+        "knowledge": knowledge_inputs(brief=brief),
         "reference_corpus": reference,
         "variants": job.variants,
         "seed": job.seed,
@@ -299,9 +302,12 @@ def storable_text(text: str) -> str:
 
 
 def job_complete(
-    *, claim: Claim, prompt: str, drafts: list[dict[str, Any]], timings: dict[str, float]
+    *, claim: Claim, prompt: str, drafts: list[dict[str, Any]], timings: dict[str, float],
+    knowledge: list[dict[str, Any]] | None = None,
 ) -> bool:
-    """Save all drafts of a job at once. False (and nothing saved) when the claim was lost."""
+    """Save all drafts of a job at once, with the knowledge passages it retrieved
+    (``studio.selectors.knowledge.knowledge_uses_of``). False (and nothing saved) when
+    the claim was lost."""
     with transaction.atomic():
         job = (
             GenerationJob.objects.select_for_update(of=("self",))
@@ -337,6 +343,7 @@ def job_complete(
         job.error = ""
         job.timings = timings
         job.save(update_fields=["status", "progress_done", "finished_at", "error", "timings"])
+        knowledge_uses_record(job_id=job.pk, uses=knowledge or [])
         Brief.objects.filter(pk=job.brief_id).exclude(status=Brief.Status.DONE).update(
             status=Brief.Status.IN_REVIEW, updated_at=now
         )

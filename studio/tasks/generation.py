@@ -21,6 +21,7 @@ from celery import shared_task
 from django.conf import settings
 
 from studio.models import GenerationJob
+from studio.selectors.knowledge import knowledge_uses_of
 from studio.services import generation as jobs
 from studio.services import training as versions
 from studio.tasks.heartbeat import heartbeat
@@ -91,6 +92,7 @@ def to_request(inputs: dict[str, Any]) -> Any:
         ),
         seed=inputs["seed"],
         reference_corpus=tuple(inputs["reference_corpus"]),
+        knowledge=tuple(p["text"] for p in inputs["knowledge"]["passages"]),
         request_id=str(inputs["job_id"]),
     )
 
@@ -241,9 +243,11 @@ def generate_job(self: Any, job_id: int) -> str:
             return "failed"
         jobs.job_release(claim=claim, error=message)
         raise self.retry(exc=exc, countdown=min(60, 2 ** claim.attempts)) from exc
+    knowledge = {i["job_id"]: i["knowledge"] for i in inputs}
     for c, result in zip(claims, results, strict=True):
         jobs.job_complete(claim=c, prompt=result.prompt, drafts=to_drafts(result),
-                          timings=result.timings)
+                          timings=result.timings,
+                          knowledge=knowledge_uses_of(knowledge[c.job_id], result.knowledge_used))
     return f"wrote {sum(len(r.drafts) for r in results)} drafts for {len(claims)} jobs"
 
 
