@@ -143,11 +143,12 @@ class ProjectKnowledgeUploadView(StudioAPIView):
                               **error_responses(400, 404)})
     def post(self, request: Request, project_id: int) -> Response:
         project_for_user(request.user, project_id, need=Need.KNOWLEDGE)
+        data = request.data  # parsed here: the upload handler stops a file over the limit
         refused = knowledge_upload_too_large(
             getattr(request._request, "knowledge_upload_refused", None))
         if refused is not None:
             raise PayloadTooLarge(" ".join(refused.messages))
-        body = KnowledgeUploadInputSerializer(data=request.data)
+        body = KnowledgeUploadInputSerializer(data=data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         document = knowledge_document_create(
