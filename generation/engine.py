@@ -127,6 +127,9 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     seed: int = 0
     reference_corpus: tuple[str, ...] = ()
+    # Passages of the project's knowledge retrieved for this brief (best first): they go
+    # into the prompt as far as the context window allows.
+    knowledge: tuple[str, ...] = ()
     request_id: str = ""
     # A ready prompt (chat turns ending with the user turn) to write from instead of one
     # built from ``brief``: a held-out training example's prompt, for the promotion gate.
@@ -167,6 +170,9 @@ class GenerationResult:
     # The plain chat turns ``prompt`` was rendered from (system, few-shot pairs, the
     # brief's user turn): what a trainer or an export needs, not the rendered text.
     messages: tuple[dict[str, str], ...] = ()
+    # How many of ``request.knowledge`` (best first) the prompt holds; the rest did not
+    # fit the context window.
+    knowledge_used: int = 0
 
 
 @dataclass(frozen=True)
@@ -331,6 +337,7 @@ class Engine:
             brief, request.voice, self.base.tokenizer,
             context_window=self.base.context_window,
             max_new_tokens=max_new, examples=request.examples,
+            knowledge=request.knowledge,
         )
 
     def _prompt_from_messages(self, request: GenerationRequest, max_new: int) -> BuiltPrompt:
@@ -483,6 +490,7 @@ class Engine:
             adapter_sha256=request.adapter.sha256 if request.adapter else None,
             prompt=prompt.text,
             messages=tuple(dict(m) for m in prompt.messages),
+            knowledge_used=prompt.knowledge_used,
             prompt_tokens=prompt.token_count,
             examples_used=prompt.examples_used,
             source_trimmed=prompt.source_trimmed,

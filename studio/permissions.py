@@ -26,6 +26,7 @@ from studio.models import (
     Brief,
     Draft,
     GenerationJob,
+    KnowledgeDocument,
     Membership,
     ModelVersion,
     Project,
@@ -47,12 +48,13 @@ class Need(enum.Enum):
     AB_TEST = "ab_test"  # pick A/B variants, report their results (README: marketers, admins)
     REVIEW = "review"  # approve, edit, reject drafts
     ADMIN = "admin"  # project settings, members, training, promote and roll back
+    KNOWLEDGE = "knowledge"  # add, edit and delete a project's documents and facts
 
 
 ROLE_NEEDS: dict[str, frozenset[Need]] = {
     Role.ADMIN: frozenset(Need),
     Role.EDITOR: frozenset({Need.VIEW, Need.SUBMIT, Need.REVIEW}),
-    Role.MARKETER: frozenset({Need.VIEW, Need.SUBMIT, Need.AB_TEST}),
+    Role.MARKETER: frozenset({Need.VIEW, Need.SUBMIT, Need.AB_TEST, Need.KNOWLEDGE}),
 }
 
 
@@ -157,6 +159,21 @@ def draft_for_user(user: AnyUser, draft_id: object, *, need: Need = Need.VIEW) -
     draft = _get(Draft.objects.select_related("project__team", "job__brief"), draft_id)
     _check(user, draft.project.team_id, need)
     return draft
+
+
+# Knowledge -------------------------------------------------------------------------
+
+
+def knowledge_visible_to(user: AnyUser) -> QuerySet[KnowledgeDocument]:
+    return KnowledgeDocument.objects.filter(project__team__in=teams_visible_to(user))
+
+
+def knowledge_document_for_user(
+    user: AnyUser, document_id: object, *, need: Need = Need.VIEW
+) -> KnowledgeDocument:
+    document = _get(KnowledgeDocument.objects.select_related("project__team"), document_id)
+    _check(user, document.project.team_id, need)
+    return document
 
 
 # Training and models ---------------------------------------------------------------

@@ -269,6 +269,22 @@ GENERATION_PARTIAL_TTL = envint("GENERATION_PARTIAL_TTL", 600)
 # all of 5,000 such texts (9.2 M) would take 3.2 s and 630 MB.
 GENERATION_REFERENCE_CHARS = envint("GENERATION_REFERENCE_CHARS", 2_000_000)
 
+# Project knowledge (documents and facts that briefs retrieve into their prompts).
+# An upload larger than this is refused from its Content-Length, before it is read.
+KNOWLEDGE_UPLOAD_MAX_BYTES = envint("KNOWLEDGE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Characters of text one document may hold (typed, or extracted from a file).
+KNOWLEDGE_DOCUMENT_MAX_CHARS = envint("KNOWLEDGE_DOCUMENT_MAX_CHARS", 1_000_000)
+# Lines a project's fact list may hold.
+KNOWLEDGE_MAX_FACTS = envint("KNOWLEDGE_MAX_FACTS", 2_000)
+# Passages a project may hold in all: every job ranks them all (BM25 over 20,000
+# passages of 600 characters takes about 1 s on a 2-core CPU).
+KNOWLEDGE_PROJECT_MAX_PASSAGES = envint("KNOWLEDGE_PROJECT_MAX_PASSAGES", 20_000)
+# Longest passage a document is split into (a few sentences).
+KNOWLEDGE_PASSAGE_CHARS = envint("KNOWLEDGE_PASSAGE_CHARS", 600)
+# Passages retrieved per brief, and the characters they may fill in its prompt together.
+KNOWLEDGE_TOP_K = envint("KNOWLEDGE_TOP_K", 5)
+KNOWLEDGE_PROMPT_CHARS = envint("KNOWLEDGE_PROMPT_CHARS", 2_400)
+
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

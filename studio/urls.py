@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("studio.views.urls_desk")),
     path("", include("studio.views.urls_generation")),
     path("", include("studio.views.urls_training")),
+    path("", include("studio.views.urls_knowledge")),
     path("api/", include("studio.api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -1,9 +1,16 @@
 """Turn a brief + project voice + examples into chat messages that fit the model.
 
+The project's knowledge retrieved for the brief goes into the last user turn under
+"Facts you may use" (best passage first).
+
 Trimming order when the prompt does not fit ``context_window - max_new_tokens``:
-few-shot examples first (last ones first), then the source text (cut at a token
-boundary, marked with "[...]"). The system message and the brief's instructions are
-never cut: if they alone do not fit, PromptTooLongError says by how much.
+few-shot examples first (last ones first), then knowledge passages (the lowest-ranked
+first), then the source text (cut at a token boundary, marked with "[...]"). Examples
+go first because they only show the house style, which the project's adapter also
+carries, while a passage left out is a fact the draft cannot use; the source text goes
+last because a summary is nothing without it. ``BuiltPrompt.knowledge_used`` says how
+many passages stayed. The system message and the brief's instructions are never cut:
+if they alone do not fit, PromptTooLongError says by how much.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ SYSTEM_ROLE = ENGLISH.prompt.system_role
 # being cut at exactly the target length.
 TOKENS_PER_WORD = ENGLISH.tokens_per_unit
 LENGTH_MARGIN = 1.25
+KNOWLEDGE_HEADING = (
+    "Facts you may use (from the project's knowledge; state no other prices, numbers, "
+    "dates or offers):"
+)
 
 
 # Chat-template markers of the common families (ChatML's <|im_start|>, <|endoftext|>,
@@ -98,9 +109,11 @@ def system_message(voice: ProjectVoice, language: str = DEFAULT_LANGUAGE) -> str
     return "\n\n".join(parts)
 
 
-def user_message(brief: BriefInput, source_text: str | None = None) -> str:
+def user_message(
+    brief: BriefInput, source_text: str | None = None, knowledge: Sequence[str] = ()
+) -> str:
     """The user message for one brief, in its language (``source_text`` overrides the
-    brief's, for trimming)."""
+    brief's, for trimming), with the ``knowledge`` passages under "Facts you may use"."""
     template = get_template(brief.kind)
     template.validate(brief)
     text = get_language(brief.language).prompt
@@ -114,6 +127,9 @@ def user_message(brief: BriefInput, source_text: str | None = None) -> str:
         lines.append(text.keywords.format(text.list_separator.join(keywords)))
     if brief.instructions.strip():
         lines.append(text.instructions.format(brief.instructions.strip()))
+    facts = [" ".join(p.split()) for p in knowledge if p.strip()]
+    if facts:
+        lines.append(KNOWLEDGE_HEADING + "\n" + "\n".join(f"- {fact}" for fact in facts))
     source = brief.source_text if source_text is None else source_text
     if source.strip():
         lines.append(text.source_text.format(source.strip()))
@@ -129,8 +145,10 @@ def build_prompt(
     max_new_tokens: int | None = None,
     examples: Sequence[FewShotExample] = (),
     max_examples: int = 3,
+    knowledge: Sequence[str] = (),
 ) -> BuiltPrompt:
-    """Build the chat prompt for ``brief`` with the tokenizer's chat template.
+    """Build the chat prompt for ``brief`` with the tokenizer's chat template, with the
+    ``knowledge`` passages (best first) as facts the draft may use.
 
     The prompt is in the brief's language. Examples of another kind are ignored.
     Raises UnknownKindError, UnknownLanguageError, MissingFieldError or
@@ -146,14 +164,19 @@ def build_prompt(
     source = neutralise_control_tokens(brief.source_text.strip(), tokenizer)
     trimmed = False
 
+    passages = list(knowledge)
+    n_facts = len(passages)
+
     def render(n_shots: int, source_text: str) -> tuple[list[dict[str, str]], str, int]:
         messages = [{"role": "system", "content": system}]
         for user, assistant in shot_turns[:n_shots]:
             messages += [{"role": "user", "content": user},
                          {"role": "assistant", "content": assistant}]
-        messages.append({"role": "user", "content": user_message(brief, source_text)})
-        # Every content is people's text (brief, voice, rules, approved examples) in
-        # our own frame, which has no markers: only the chat template may add turns.
+        messages.append({"role": "user",
+                         "content": user_message(brief, source_text, passages[:n_facts])})
+        # Every content is people's text (brief, voice, rules, approved examples,
+        # knowledge) in our own frame, which has no markers: only the chat template may
+        # add turns.
         messages = [{"role": m["role"], "content": neutralise_control_tokens(m["content"],
                                                                               tokenizer)}
                     for m in messages]
@@ -165,6 +188,9 @@ def build_prompt(
     while count > budget and n_shots > 0:
         n_shots -= 1
         messages, text, count = render(n_shots, source)
+    while count > budget and n_facts > 0:
+        n_facts -= 1
+        messages, text, count = render(0, source)
     if count > budget and source:
         source_ids = tokenizer(source, add_special_tokens=False).input_ids
         _, _, without_source = render(0, TRIM_MARK.strip())
@@ -194,6 +220,7 @@ def build_prompt(
         examples_used=n_shots,
         examples_dropped=len(shot_turns) - n_shots,
         source_trimmed=trimmed,
+        knowledge_used=n_facts,
     )
 
 

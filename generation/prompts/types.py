@@ -105,3 +105,6 @@ class BuiltPrompt:
     examples_used: int
     examples_dropped: int
     source_trimmed: bool
+    # How many of the knowledge passages given (best first) are in the prompt: the rest
+    # were left out to fit the context window.
+    knowledge_used: int = 0

@@ -161,6 +161,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return exception_handler(exc, context)
 
 
+def content_length(request: Request) -> int:
+    """The body size the request announces (0 when it does not say)."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
 class StudioMixin:
     """Token first so an anonymous request gets 401 with ``WWW-Authenticate: Token``;
     session auth (CSRF enforced by DRF) for the browser."""
@@ -178,13 +186,13 @@ class StudioMixin:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         # DRF parses JSON from the raw stream, which Django's DATA_UPLOAD_MAX_MEMORY_SIZE
         # check does not see: refuse a large body before anything reads it.
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and length > limit:
+        limit = self.body_limit()
+        if limit is not None and content_length(request) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit:,} bytes.")
+
+    def body_limit(self) -> int | None:
+        """The largest body this view reads (a file upload view allows more)."""
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 class StudioAPIView(StudioMixin, APIView):

@@ -5,6 +5,7 @@ from .ad_results import AdResult
 from .audit import AuditEvent
 from .briefs import Brief, GenerationJob
 from .drafts import Draft
+from .knowledge import KnowledgeDocument, KnowledgePassage, KnowledgeUse
 from .notes import PreferenceNote
 from .projects import Project
 from .reviews import Review, ReviewAction
@@ -20,6 +21,9 @@ __all__ = [
     "DatasetSnapshot",
     "Draft",
     "GenerationJob",
+    "KnowledgeDocument",
+    "KnowledgePassage",
+    "KnowledgeUse",
     "Membership",
     "PreferenceNote",
     "ModelVersion",

@@ -46,11 +46,13 @@ from studio.models import (
     TrainingExample,
 )
 from studio.permissions import Need, generation_job_for_user
+from studio.selectors.knowledge import knowledge_inputs
 from studio.selectors.notes import project_voice
 from studio.services import jobs as lifecycle
 from studio.services.audit import audit_record
 from studio.services.claims import Claim
 from studio.services.errors import WrongState
+from studio.services.knowledge import knowledge_uses_record
 from studio.services.webhooks import webhook_drafts_ready
 from studio.validators import CONTROL_CHARS
 
@@ -185,8 +187,8 @@ def job_heartbeat(*, claim: Claim, done: int | None = None) -> bool:
 def job_inputs(*, job_id: int) -> dict[str, Any]:
     """Everything the model needs for a job, as plain data (the task turns it into a request).
 
-    Few-shot examples and the reference corpus come from this project only: another
-    project's or team's text never reaches the prompt.
+    Few-shot examples, knowledge passages and the reference corpus come from this
+    project only: another project's or team's text never reaches the prompt.
     """
     job = GenerationJob.objects.select_related(
         "brief__project", "model_version__snapshot").get(pk=job_id)
@@ -216,6 +218,7 @@ def job_inputs(*, job_id: int) -> dict[str, Any]:
         # and the checks from the next job on, before any retrain.
         "voice": project_voice(project),
         "examples": examples,
+        "knowledge": knowledge_inputs(brief=brief),
         "reference_corpus": reference,
         "variants": job.variants,
         "seed": job.seed,
@@ -308,9 +311,12 @@ def storable_text(text: str) -> str:
 
 
 def job_complete(
-    *, claim: Claim, prompt: str, drafts: list[dict[str, Any]], timings: dict[str, float]
+    *, claim: Claim, prompt: str, drafts: list[dict[str, Any]], timings: dict[str, float],
+    knowledge: list[dict[str, Any]] | None = None,
 ) -> bool:
-    """Save all drafts of a job at once. False (and nothing saved) when the claim was lost."""
+    """Save all drafts of a job at once, with the knowledge passages it retrieved
+    (``studio.selectors.knowledge.knowledge_uses_of``). False (and nothing saved) when
+    the claim was lost."""
     with transaction.atomic():
         job = (
             GenerationJob.objects.select_for_update(of=("self",))
@@ -346,6 +352,7 @@ def job_complete(
         job.error = ""
         job.timings = timings
         job.save(update_fields=["status", "progress_done", "finished_at", "error", "timings"])
+        knowledge_uses_record(job_id=job.pk, uses=knowledge or [])
         _brief_settle(job.brief_id)
         webhook_drafts_ready(job=job, project=job.brief.project, drafts=saved)
     live.partial_clear(claim.job_id)  # the drafts are rows now

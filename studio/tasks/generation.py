@@ -24,6 +24,7 @@ from celery import shared_task
 from django.conf import settings
 
 from studio.models import GenerationJob
+from studio.selectors.knowledge import knowledge_uses_of
 from studio.services import generation as jobs
 from studio.services import training as versions
 from studio.tasks.heartbeat import heartbeat
@@ -98,6 +99,7 @@ def to_request(inputs: dict[str, Any]) -> Any:
         ),
         seed=inputs["seed"],
         reference_corpus=tuple(inputs["reference_corpus"]),
+        knowledge=tuple(p["text"] for p in inputs["knowledge"]["passages"]),
         request_id=str(inputs["job_id"]),
     )
 
@@ -184,6 +186,7 @@ Observer = Callable[[str, int], None]
 class _Running:
     claim: Any
     key: int
+    knowledge: dict[str, Any]  # the passages retrieved for it (job_inputs)
 
 
 class BatchRun:
@@ -264,15 +267,16 @@ class BatchRun:
             logger.warning("job %s refused: %s: %s", claim.job_id, type(exc).__name__, exc)
             _give_back(claim, exc)
             return
-        self.running[claim.job_id] = _Running(claim, key)
+        self.running[claim.job_id] = _Running(claim, key, inputs["knowledge"])
 
     def _complete(self, key: int, result: Any) -> None:
         job_id = int(result.request_id)
         running = self.running.pop(job_id, None)
         if running is None:
             return
+        uses = knowledge_uses_of(running.knowledge, result.knowledge_used)
         if jobs.job_complete(claim=running.claim, prompt=result.prompt,
-                             drafts=to_drafts(result), timings=result.timings):
+                             drafts=to_drafts(result), timings=result.timings, knowledge=uses):
             self.jobs_done += 1
             self.drafts += len(result.drafts)
             if self.observer is not None:

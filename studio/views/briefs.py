@@ -28,6 +28,7 @@ from studio.permissions import (
 )
 from studio.selectors.briefs import ACTIVE_STATUSES, BriefFilters, brief_page, project_briefs
 from studio.selectors.generation import job_live, job_problem
+from studio.selectors.knowledge import job_knowledge
 from studio.services.briefs import brief_submit
 from studio.services.errors import StudioError
 from studio.services.reviews import draft_set_ab_pick
@@ -123,6 +124,7 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
         "is_admin": is_admin,
         "problem": job_problem(job=page.latest_job, project=brief.project, is_admin=is_admin),
         "live": job_live(job=page.latest_job),
+        "facts_used": job_knowledge(job=page.latest_job),
     })
 
 

@@ -18,6 +18,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from studio.models import Draft, Project, Team
 from studio.permissions import Need, draft_for_user, project_for_user, team_for_user
+from studio.selectors.knowledge import job_knowledge
 from studio.selectors.reviews import (
     QueueFilters,
     diff_stats,
@@ -157,6 +158,7 @@ def _workspace_context(
         "diff_stats": diff_stats(draft.text, text) if text != draft.text else None,
         "diff_units": draft.project.content_language.units_label,
         "history": draft_history(draft=draft),
+        "facts_used": job_knowledge(job=draft.job),
         "errors": errors or {},
         "conflict": conflict,
         "conflict_diff": (word_diff(conflict.draft.current_text, text)
