@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from generation.claims import FORBIDDEN_CLAIM as FORBIDDEN_CLAIM
+from generation.claims import PLACEHOLDER as PLACEHOLDER
+from generation.claims import UNSUPPORTED_CLAIM as UNSUPPORTED_CLAIM
+from generation.claims import check_claims
 from generation.endings import ends_sentence
 from generation.languages import DEFAULT_LANGUAGE, get_language
 from generation.text import (
@@ -573,6 +577,8 @@ def check_draft(
     corpus: ReferenceCorpus | Sequence[str] | None = None,
     language: str = DEFAULT_LANGUAGE,
     must: Iterable[str] = (),
+    sources: Sequence[str] | None = None,
+    never_claims: Iterable[str] = (),
 ) -> list[QualityFlag]:
     """All single-draft checks (variant similarity is checked across drafts by the
     engine with :func:`near_identical_pairs`). ``language`` is the project's content
@@ -587,6 +593,11 @@ def check_draft(
     if text.strip():
         flags += check_must_rules(text, must)
     flags += check_personal_data(text)
+    if sources is not None:
+        # Claims and placeholders (generation.claims): what the draft states that the
+        # brief, the voice and the retrieved knowledge (``sources``) do not.
+        flags += [QualityFlag(f.code, f.message, f.span)
+                  for f in check_claims(text, sources, forbidden=never_claims)]
     if corpus:
         index = corpus if isinstance(corpus, ReferenceCorpus) else ReferenceCorpus(corpus)
         flags += index.check(text)

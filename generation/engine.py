@@ -456,6 +456,7 @@ class Engine:
         texts = [text for text, _ in finals]
         corpus = ReferenceCorpus(request.reference_corpus) if request.reference_corpus else None
         similar = near_identical_pairs(texts, self.similarity_threshold)
+        sources = claim_sources(request, prompt.knowledge_used)
         drafts = []
         for pos, row in enumerate(rows):
             shortened = finals[pos][1]
@@ -465,6 +466,7 @@ class Engine:
                 banned_terms=request.voice.banned_terms,
                 must_not=request.voice.must_not, must=request.voice.must,
                 corpus=corpus, language=request.brief.language,
+                sources=sources, never_claims=request.voice.never_claims,
             )
             if shortened:
                 flags.append(QualityFlag(
@@ -951,3 +953,14 @@ class _SentenceTokens:
         """True when a sentence ended with ``previous``, given the ``token`` after it."""
         return previous in self.cjk_end or (previous in self.latin_end
                                             and token in self.space_start)
+
+
+def claim_sources(request: GenerationRequest, knowledge_used: int | None = None) -> list[str]:
+    """What a draft may state (generation.claims): the brief's fields, the project's
+    voice and rules, and the knowledge passages the prompt held (all retrieved ones when
+    ``knowledge_used`` is None)."""
+    brief, voice = request.brief, request.voice
+    passages = request.knowledge if knowledge_used is None else request.knowledge[:knowledge_used]
+    return [brief.title, brief.instructions, brief.audience, brief.tone, *brief.keywords,
+            *(str(v) for v in brief.extra.values()), brief.source_text, voice.brand_voice,
+            *voice.must, *passages, *(e.text for e in request.examples)]

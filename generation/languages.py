@@ -32,6 +32,8 @@ class PromptText:
     never: str
     banned_terms: str
     list_separator: str
+    never_claim: str
+    facts_only: str
     audience: str
     tone: str
     keywords: str
@@ -81,6 +83,9 @@ ENGLISH = Language(
         ),
         brand_voice="Brand voice: {}", always="Always:", never="Never:",
         banned_terms="Never use these words: {}.", list_separator=", ",
+        never_claim="Never claim: {}.",
+        facts_only=("State only numbers, prices, dates and product facts that the brief or "
+                    "the facts below give; leave out what you do not know."),
         audience="Audience: {}", tone="Tone: {}", keywords="Include these keywords: {}",
         instructions="Instructions: {}", source_text="Source text:\n{}",
         field="{label}: {value}", write_in="Write it in English.",
@@ -102,6 +107,8 @@ SIMPLIFIED_CHINESE = Language(
         ),
         brand_voice="品牌语气：{}", always="必须：", never="禁止：",
         banned_terms="不得使用以下词语：{}。", list_separator="、",
+        never_claim="不得声称：{}。",
+        facts_only="只写写作要求或下列事实中给出的数字、价格、日期和产品信息；不知道的不要写。",
         audience="读者：{}", tone="语气：{}", keywords="请包含以下关键词：{}",
         instructions="要求：{}", source_text="原文：\n{}", field="{label}：{value}",
         write_in="请用简体中文写作。",

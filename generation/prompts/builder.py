@@ -106,6 +106,9 @@ def system_message(voice: ProjectVoice, language: str = DEFAULT_LANGUAGE) -> str
         parts.append(text.never + "\n" + "\n".join(f"- {rule}" for rule in voice.must_not))
     if voice.banned_terms:
         parts.append(text.banned_terms.format(text.list_separator.join(voice.banned_terms)))
+    if voice.never_claims:
+        parts.append(text.never_claim.format(text.list_separator.join(voice.never_claims)))
+    parts.append(text.facts_only)
     return "\n\n".join(parts)
 
 

@@ -32,12 +32,13 @@ class BriefInput:
 
 @dataclass(frozen=True)
 class ProjectVoice:
-    """A project's brand voice, style rules and banned terms."""
+    """A project's brand voice, style rules, banned terms and claims never to make."""
 
     brand_voice: str = ""
     must: tuple[str, ...] = ()
     must_not: tuple[str, ...] = ()
     banned_terms: tuple[str, ...] = ()
+    never_claims: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "team", "team_name", "name", "language", "brand_voice", "style_must",
             "style_must_not",
-            "banned_terms", "base_model", "live_model",
+            "banned_terms", "never_claims", "base_model", "live_model",
             "auto_retrain_threshold", "auto_promote", "created_at", "updated_at",
         ]
         read_only_fields = fields
@@ -115,6 +115,8 @@ class ProjectSettingsInputSerializer(StrictSerializer):
     style_must_not = PlainTextField(required=False, allow_blank=True,
                                            trim_whitespace=False)
     banned_terms = PlainTextField(required=False, allow_blank=True)
+    never_claims = PlainTextField(required=False, allow_blank=True, trim_whitespace=False,
+                                  help_text="Claims the brand must never make, one a line.")
     auto_retrain_threshold = serializers.IntegerField(required=False, allow_null=True,
                                                       min_value=0, max_value=2**31 - 1)
     auto_promote = serializers.BooleanField(required=False)

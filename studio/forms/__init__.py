@@ -35,6 +35,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "style_must": forms.Textarea(attrs={"rows": 4, "maxlength": RULES_MAX}),
             "style_must_not": forms.Textarea(attrs={"rows": 4, "maxlength": RULES_MAX}),
             "banned_terms": forms.Textarea(attrs={"rows": 2, "maxlength": BANNED_TERMS_MAX}),
+            "never_claims": forms.Textarea(attrs={"rows": 3, "maxlength": RULES_MAX}),
         }
         help_texts = {
             "brand_voice": "How the project sounds, in a few sentences. Every prompt carries it.",
@@ -43,6 +44,9 @@ class ProjectSettingsForm(forms.ModelForm):
             "banned_terms": "Comma- or line-separated (，and 、 too); drafts containing one "
             "are flagged, also when written with look-alike letters or in traditional "
             "characters.",
+            "never_claims": "One a line, e.g. “clinically proven”; drafts that make one are "
+            "flagged. Numbers, prices, dates and superlatives the brief and the project's "
+            "knowledge do not state are flagged anyway.",
             "auto_retrain_threshold": "Start a retrain after this many new examples. "
             "Empty: never automatically.",
             "auto_promote": "Promote a new version automatically when it beats the live one.",

@@ -26,6 +26,7 @@ SETTINGS_FIELDS = (
     "style_must",
     "style_must_not",
     "banned_terms",
+    "never_claims",
     "auto_retrain_threshold",
     "auto_promote",
     "webhook_url",
@@ -56,6 +57,12 @@ class Project(models.Model):
     )
     banned_terms = UserTextField(
         blank=True, max_length=BANNED_TERMS_MAX, validators=[MaxLengthValidator(BANNED_TERMS_MAX)]
+    )
+    # Claims the brand must never make, one a line ("clinically proven", "cures"): data,
+    # not code; a draft that makes one is flagged.
+    never_claims = UserTextField(
+        "claims never to make", blank=True, max_length=RULES_MAX,
+        validators=[MaxLengthValidator(RULES_MAX)],
     )
     base_model = models.CharField(max_length=300, blank=True, help_text="Empty: the default")
     live_model = models.ForeignKey(
@@ -110,6 +117,10 @@ class Project(models.Model):
     @property
     def must_not_rules(self) -> list[str]:
         return self._lines(self.style_must_not)
+
+    @property
+    def never_claim_list(self) -> list[str]:
+        return self._lines(self.never_claims)
 
     @property
     def banned_term_list(self) -> list[str]:

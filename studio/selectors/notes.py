@@ -57,4 +57,5 @@ def project_voice(project: Project) -> dict[str, Any]:
         must += [rule for rule in note_must if rule not in must]
         must_not += [rule for rule in note_must_not if rule not in must_not]
     return {"brand_voice": project.brand_voice, "must": must, "must_not": must_not,
-            "banned_terms": project.banned_term_list}
+            "banned_terms": project.banned_term_list,
+            "never_claims": project.never_claim_list}

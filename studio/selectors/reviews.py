@@ -53,6 +53,9 @@ FLAG_LABELS: dict[str, str] = {
     checks.WRONG_LANGUAGE: "Wrong language",
     checks.TRADITIONAL_CHINESE: "Traditional characters",
     checks.SHORTENED: "Shortened",
+    checks.UNSUPPORTED_CLAIM: "Unsupported claim",
+    checks.PLACEHOLDER: "Placeholder",
+    checks.FORBIDDEN_CLAIM: "Forbidden claim",
 }
 FLAG_CHOICES: dict[str, str] = {"any": "Any flag", "none": "No flags", **FLAG_LABELS}
 

@@ -87,6 +87,8 @@ def to_request(inputs: dict[str, Any]) -> Any:
         voice=ProjectVoice(
             brand_voice=voice["brand_voice"], must=tuple(voice["must"]),
             must_not=tuple(voice["must_not"]), banned_terms=tuple(voice["banned_terms"]),
+            # Jobs queued before the list existed have none.
+            never_claims=tuple(voice.get("never_claims", ())),
         ),
         examples=tuple(FewShotExample(brief=brief(e["brief"]), text=e["text"])
                        for e in inputs["examples"]),

@@ -111,7 +111,7 @@ def test_it_uses_few_shot_examples_of_the_same_kind_as_prior_turns(tokenizer):
 def test_it_drops_examples_before_touching_the_source(tokenizer):
     long_example = FewShotExample(brief_for("summary"), "A summary. " * 200)
     brief = brief_for("summary")
-    prompt = build_prompt(brief, VOICE, tokenizer, context_window=512, max_new_tokens=64,
+    prompt = build_prompt(brief, VOICE, tokenizer, context_window=600, max_new_tokens=64,
                           examples=[long_example])
     assert prompt.examples_used == 0 and prompt.examples_dropped == 1
     assert not prompt.source_trimmed
