@@ -2,6 +2,7 @@
 
     python -m generation.bench [--variants 8] [--max-new-tokens 64] [--model SPEC] [--quick]
     python -m generation.bench train ...      (dispatches to generation.bench_train)
+    python -m generation.bench quality ...    (drafts on the brief: generation.bench_quality)
 
 Fairness: both sides get the same chat prompt, the same sampling settings
 (temperature 0.8, top-p 0.95, top-k 50, repetition penalty 1.1) and exactly
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
         return _dispatch_train(argv[1:])
+    if argv[:1] == ["quality"]:
+        from generation.bench_quality import main as quality
+
+        return quality(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m generation.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", type=int, default=8)
