@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
 from studio.api.views.health import healthz
-from studio.views import dashboard, members, projects
+from studio.views import dashboard, members, notifications, projects
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -32,6 +32,11 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/bell/", notifications.notification_bell, name="notification_bell"),
+    path("notifications/read/", notifications.notification_read, name="notification_read"),
+    path("notifications/settings/", notifications.notification_settings,
+         name="notification_settings"),
     path("team/switch/", dashboard.team_switch, name="team_switch"),
     path("teams/<int:team_id>/members/", members.team_members_page, name="team_members"),
     path("members/<int:membership_id>/role/", members.member_role, name="member_role"),

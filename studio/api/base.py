@@ -22,6 +22,7 @@ from rest_framework.authentication import (
     SessionAuthentication,
     TokenAuthentication,
 )
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -203,6 +204,13 @@ class StudioMixin:
 
 class StudioAPIView(StudioMixin, APIView):
     pass
+
+
+class SizedPagination(PageNumberPagination):
+    """Pages of ``size`` rows where the list's filters allow it (25, 50 or 100)."""
+
+    page_size_query_param = "size"
+    max_page_size = 100
 
 
 class StrictSerializer(serializers.Serializer):

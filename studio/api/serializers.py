@@ -14,6 +14,7 @@ from studio.models import (
     Draft,
     GenerationJob,
     ModelVersion,
+    Notification,
     Project,
     Review,
     TrainingExample,
@@ -204,13 +205,15 @@ class BriefJobSerializer(GenerationJobSerializer):
 
 class BriefSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username", read_only=True)
+    assigned_to = serializers.CharField(source="assigned_to.username", read_only=True,
+                                        allow_null=True, default=None)
 
     class Meta:
         model = Brief
         fields = [
             "id", "project", "kind", "title", "instructions", "audience", "tone", "keywords",
             "source_text", "target_words", "variants", "extra", "deadline", "status", "author",
-            "created_at", "updated_at",
+            "assigned_to", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -259,6 +262,8 @@ class DraftListSerializer(serializers.ModelSerializer):
                                              allow_null=True)
     claimed_by = serializers.CharField(source="claimed_by.username", read_only=True,
                                        allow_null=True, default=None)
+    assigned_to = serializers.CharField(source="assigned_to.username", read_only=True,
+                                        allow_null=True, default=None)
     snippet = serializers.CharField(read_only=True)
 
     class Meta:
@@ -266,7 +271,7 @@ class DraftListSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "project_name", "brief", "brief_title", "kind", "deadline", "job",
             "variant", "status", "version", "flags", "flag_codes", "model_version",
-            "claimed_by", "claimed_until", "created_at", "snippet",
+            "claimed_by", "claimed_until", "assigned_to", "created_at", "snippet",
         ]
         read_only_fields = fields
 
@@ -288,6 +293,8 @@ class DraftSerializer(serializers.ModelSerializer):
                                              allow_null=True)
     claimed_by = serializers.CharField(source="claimed_by.username", read_only=True,
                                        allow_null=True, default=None)
+    assigned_to = serializers.CharField(source="assigned_to.username", read_only=True,
+                                        allow_null=True, default=None)
     history = ReviewSerializer(source="reviews", many=True, read_only=True)
 
     class Meta:
@@ -296,7 +303,7 @@ class DraftSerializer(serializers.ModelSerializer):
             "id", "project", "brief", "kind", "job", "variant", "text", "current_text",
             "prompt", "params", "seed", "prompt_tokens", "completion_tokens", "flags",
             "flag_codes", "status", "ab_pick", "model_version", "claimed_by", "claimed_until",
-            "version", "created_at", "decided_at", "history",
+            "assigned_to", "version", "created_at", "decided_at", "history",
         ]
         read_only_fields = fields
 
@@ -321,6 +328,25 @@ class EditInputSerializer(StrictSerializer):
 
 class AbPickInputSerializer(StrictSerializer):
     picked = serializers.BooleanField()
+
+
+class AssignInputSerializer(StrictSerializer):
+    assignee = serializers.IntegerField(
+        allow_null=True, min_value=1, max_value=2**63 - 1,
+        help_text="The user id of an editor or admin of the team; null to unassign.")
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "url", "team", "created_at", "read_at"]
+        read_only_fields = fields
+
+
+class NotificationReadInputSerializer(StrictSerializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+                                required=False, max_length=500,
+                                help_text="The notifications to mark read; none: all.")
 
 
 class EtagVersionField(serializers.CharField):

@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import ad_results
-from .views import briefs, drafts, health, model_versions, projects, reviews, training
+from .views import briefs, drafts, health, model_versions, people, projects, reviews, training
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
@@ -27,6 +27,10 @@ api_patterns: list[URLPattern | URLResolver] = [
          name="draft-approve"),
     path("drafts/<int:draft_id>/reject/", reviews.DraftRejectView.as_view(), name="draft-reject"),
     path("drafts/<int:draft_id>/edit/", reviews.DraftEditView.as_view(), name="draft-edit"),
+    path("drafts/<int:draft_id>/assign/", people.DraftAssignView.as_view(), name="draft-assign"),
+    path("briefs/<int:brief_id>/assign/", people.BriefAssignView.as_view(), name="brief-assign"),
+    path("notifications/", people.NotificationListView.as_view(), name="notification-list"),
+    path("notifications/read/", people.NotificationReadView.as_view(), name="notification-read"),
     path("drafts/<int:draft_id>/ab-pick/", drafts.DraftAbPickView.as_view(),
          name="draft-ab-pick"),
     path("drafts/<int:draft_id>/ad-results/", ad_results.DraftAdResultsView.as_view(),

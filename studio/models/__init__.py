@@ -4,6 +4,7 @@ from .ad_results import AdResult
 from .audit import AuditEvent
 from .briefs import Brief, GenerationJob
 from .drafts import Draft
+from .notifications import Notification, NotificationKind, NotificationPreference
 from .projects import Project
 from .reviews import Review, ReviewAction
 from .teams import Membership, Role, Team
@@ -17,6 +18,9 @@ __all__ = [
     "Draft",
     "GenerationJob",
     "Membership",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
     "ModelVersion",
     "Project",
     "Review",

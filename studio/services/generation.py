@@ -39,7 +39,9 @@ from redis.retry import Retry
 
 from studio.models import Brief, Draft, GenerationJob, ModelVersion, Project, TrainingExample
 from studio.services import jobs as lifecycle
+from studio.services.assignments import job_assignee
 from studio.services.claims import Claim
+from studio.services.notifications import notify_drafts_ready
 from studio.services.webhooks import webhook_drafts_ready
 
 logger = logging.getLogger(__name__)
@@ -311,11 +313,13 @@ def job_complete(
         if job.status != GenerationJob.Status.RUNNING or job.claim_token != claim.token:
             logger.info("job %s: claim lost, drafts of this run dropped", claim.job_id)
             return False
+        assignee = job_assignee(job=job)
         saved = Draft.objects.bulk_create(
             [
                 Draft(
                     job=job,
                     project_id=job.brief.project_id,
+                    assigned_to_id=assignee,
                     variant=d["variant"],
                     text=storable_text(d["text"]),
                     current_text=storable_text(d["text"]),
@@ -341,6 +345,7 @@ def job_complete(
             status=Brief.Status.IN_REVIEW, updated_at=now
         )
         webhook_drafts_ready(job=job, project=job.brief.project, drafts=saved)
+        notify_drafts_ready(job=job, drafts=saved)
     return True
 
 

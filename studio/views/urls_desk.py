@@ -19,6 +19,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Review workspace
     path("review/", review.review_queue_page, name="review_queue"),
     path("review/bulk/", review.review_bulk, name="review_bulk"),
+    path("review/assign/", review.review_assign, name="review_assign"),
+    path("drafts/<int:draft_id>/presence/", review.draft_presence, name="draft_presence"),
+    path("drafts/<int:draft_id>/assign/", review.draft_assign_view, name="draft_assign"),
+    path("briefs/<int:brief_id>/assign/", review.brief_assign_view, name="brief_assign"),
     path("projects/<int:project_id>/review/", review.project_review_queue,
          name="project_review_queue"),
     path("drafts/<int:draft_id>/review/", review.draft_review, name="draft_review"),
