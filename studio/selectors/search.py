@@ -68,19 +68,24 @@ DRAFT_SEARCH_FIELDS = ("current_text",)
 
 
 def drafts_matching(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
-    """Drafts of ``qs`` whose text, or whose brief's title or instructions, hold ``q``."""
-    from studio.models import Brief
+    """Drafts of ``qs`` whose text, or whose brief's title or instructions, hold ``q``.
+
+    One id set from each index (a UNION), so each half uses its own GIN index; an OR
+    across the two tables would read every draft in scope."""
+    from studio.models import Brief, Draft
 
     briefs, brief_match = _matching(Brief.objects.all(), q, fields=BRIEF_SEARCH_FIELDS)
-    qs, draft_match = _matching(qs, q, fields=DRAFT_SEARCH_FIELDS)
-    return qs.filter(draft_match | Q(job__brief_id__in=briefs.filter(brief_match).values("pk")))
+    drafts, draft_match = _matching(Draft.objects.all(), q, fields=DRAFT_SEARCH_FIELDS)
+    by_brief = Draft.objects.filter(job__brief__in=briefs.filter(brief_match).values("pk"))
+    return qs.filter(pk__in=drafts.filter(draft_match).order_by().values("pk")
+                     .union(by_brief.order_by().values("pk")))
 
 
 def briefs_matching(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
     """Briefs of ``qs`` whose title or instructions, or one of whose drafts, hold ``q``."""
-    from studio.models import Draft
+    from studio.models import Brief, Draft
 
-    drafts, draft_match = _matching(Draft.objects.filter(project__in=qs.values("project_id")),
-                                    q, fields=DRAFT_SEARCH_FIELDS)
-    qs, brief_match = _matching(qs, q, fields=BRIEF_SEARCH_FIELDS)
-    return qs.filter(brief_match | Q(pk__in=drafts.filter(draft_match).values("job__brief_id")))
+    briefs, brief_match = _matching(Brief.objects.all(), q, fields=BRIEF_SEARCH_FIELDS)
+    drafts, draft_match = _matching(Draft.objects.all(), q, fields=DRAFT_SEARCH_FIELDS)
+    return qs.filter(pk__in=briefs.filter(brief_match).order_by().values("pk").union(
+        drafts.filter(draft_match).order_by().values("job__brief_id")))
