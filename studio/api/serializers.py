@@ -343,6 +343,20 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ApprovedCopySerializer(serializers.Serializer):
+    brief_id = serializers.IntegerField()
+    brief_title = serializers.CharField()
+    kind = serializers.CharField()
+    channel = serializers.CharField()
+    variant = serializers.IntegerField(help_text="1-based, as the pages show it")
+    draft_id = serializers.IntegerField()
+    text = serializers.CharField(help_text="The approved text, with the editor's edits")
+    edited = serializers.BooleanField()
+    approved_by = serializers.CharField()
+    approved_at = serializers.CharField()
+    model = serializers.CharField(help_text="The model version and base model that wrote it")
+
+
 class NotificationReadInputSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
                                 required=False, max_length=500,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from studio.views import ad_results, briefs, review
+from studio.views import ad_results, briefs, handoff, review
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Brief desk
     path("projects/<int:project_id>/briefs/", briefs.brief_desk, name="brief_desk"),
     path("projects/<int:project_id>/briefs/new/", briefs.brief_new, name="brief_new"),
     path("briefs/<int:brief_id>/", briefs.brief_detail, name="brief_detail"),
+    path("briefs/<int:brief_id>/approved.<str:fmt>", handoff.brief_export, name="brief_export"),
+    path("projects/<int:project_id>/approved.<str:fmt>", handoff.project_export,
+         name="project_export"),
     path("drafts/<int:draft_id>/ab-pick/", briefs.draft_ab_pick, name="draft_ab_pick"),
     path("briefs/<int:brief_id>/ab-results/", ad_results.brief_ab_results,
          name="brief_ab_results"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +15,8 @@ from studio.api.base import StudioAPIView, StudioMixin, error_responses
 from studio.api.views.briefs import brief_response
 from studio.api.views.drafts import draft_response
 from studio.models import Notification
+from studio.permissions import brief_for_user, project_for_user
+from studio.selectors.handoff import FORMATS, approved_copy, download_headers, render_copy
 from studio.selectors.notifications import notifications_visible_to
 from studio.services.assignments import brief_assign, draft_assign
 from studio.services.notifications import notification_mark_read
@@ -67,3 +71,30 @@ class NotificationReadView(StudioAPIView):
         notification_mark_read(user=request.user, notification_ids=body.validated_data.get("ids"))
         left = notifications_visible_to(request.user).filter(read_at__isnull=True)[:100]
         return Response(s.NotificationSerializer(left, many=True).data)
+
+
+class ApprovedCopyView(StudioAPIView):
+    """Approved copy of a brief or a project: who approved it, which model wrote it."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("as", str, enum=["json", "csv", "md"],
+                                     description="json (default), csv or md")],
+        responses={200: s.ApprovedCopySerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request: Request, brief_id: int | None = None,
+            project_id: int | None = None) -> Response | HttpResponse:
+        fmt = request.query_params.get("as", "json")
+        if fmt not in FORMATS:
+            raise ValidationError({"as": "Choose json, csv or md."})
+        if brief_id is not None:
+            brief = brief_for_user(request.user, brief_id)
+            rows, title, name = approved_copy(user=request.user, brief=brief), brief.title, \
+                f"brief-{brief.pk}"
+        else:
+            project = project_for_user(request.user, project_id)
+            rows, title, name = (approved_copy(user=request.user, project=project),
+                                 project.name, project.name)
+        if fmt == "json":
+            return Response(s.ApprovedCopySerializer(rows, many=True).data)
+        return HttpResponse(render_copy(rows, fmt, title=title),
+                            headers=download_headers(fmt, name))
