@@ -15,7 +15,7 @@ urlpatterns = [
                                      redirect_authenticated_user=True),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", dashboard.StudioLogoutView.as_view(), name="logout"),
     # New members get a generated password (member_invite, create_team): they change it here.
     path(
         "account/password/",

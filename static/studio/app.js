@@ -34,6 +34,13 @@
     }
   });
 
+  // Forms that change what serves everyone (promote, roll back) ask first. ----------
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) ev.preventDefault();
+  }, true);
+
   // Copy approved text in one click (brief page) -----------------------------------
   function copied(button, ok) {
     var label = button.getAttribute("data-label") || button.textContent;

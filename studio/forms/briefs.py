@@ -117,7 +117,12 @@ class BriefForm(forms.Form):
                             if not isinstance(v, validators.MaxValueValidator)]
         field.validators.append(validators.MaxValueValidator(most))
         field.widget.attrs["max"] = str(most)
-        field.help_text = f"Up to {most:,} words (this studio's length cap)."
+        # The kind's usual length says more than the cap (ad copy: about 60 words, not
+        # "up to 1,161"); the cap is still enforced and shown as the field's max.
+        usual = KINDS[self.kind].default_target_words if self.kind in KINDS else None
+        field.widget.attrs["placeholder"] = str(usual) if usual else ""
+        field.help_text = (f"Empty: about {usual:,} words, usual for this kind."
+                           if usual else f"Up to {most:,} words.")
 
     def clean_keywords(self) -> list[str]:
         raw = self.cleaned_data.get("keywords") or ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -188,6 +189,7 @@ def _workspace_context(
         if neighbours["previous"] else "",
         "reasons": queue_filter_options(user=request.user, team=team, project=project)["reasons"],
         "assignees": assignees_for(request.user, team.pk),
+        "presence_beat": settings.PRESENCE_BEAT,
         "approve_comment": "" if rejecting else comment,
         "reject_comment": comment if rejecting else "",
         "open_reject": rejecting and bool(errors and ("reason_tags" in errors
@@ -416,7 +418,8 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
 def draft_presence(request: HttpRequest, draft_id: int) -> HttpResponse:
     """The open review page's beat: answers who else has the draft open."""
     others = presence_beat(user=request.user, draft_id=draft_id)
-    return render(request, "studio/review/_presence.html", {"others": others, "draft_id": draft_id})
+    return render(request, "studio/review/_presence.html",
+                  {"others": others, "draft_id": draft_id, "presence_beat": settings.PRESENCE_BEAT})
 
 
 def _assignee_id(request: HttpRequest) -> int | None:
