@@ -357,6 +357,13 @@ class ApprovedCopySerializer(serializers.Serializer):
     model = serializers.CharField(help_text="The model version and base model that wrote it")
 
 
+class NotificationFilterSerializer(serializers.Serializer):
+    """Query parameters of your notification list."""
+
+    unread = serializers.BooleanField(required=False, help_text="Only the unread ones.")
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+
+
 class NotificationReadInputSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
                                 required=False, max_length=500,

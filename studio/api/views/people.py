@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,14 +50,20 @@ class BriefAssignView(StudioAPIView):
         return brief_response(request, brief_id)
 
 
+@extend_schema_view(get=extend_schema(
+    parameters=[s.NotificationFilterSerializer],
+    responses={200: s.NotificationSerializer(many=True), **error_responses(400, 404)},
+))
 class NotificationListView(StudioMixin, generics.ListAPIView):
     """Your notifications, newest first (``?unread=true`` for the unread only)."""
 
     serializer_class = s.NotificationSerializer
 
     def get_queryset(self) -> QuerySet[Notification]:
+        params = s.NotificationFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
         qs = notifications_visible_to(self.request.user)
-        if self.request.query_params.get("unread") in ("1", "true"):
+        if params.validated_data.get("unread"):
             qs = qs.filter(read_at__isnull=True)
         return qs.order_by("-created_at", "-id")
 
@@ -79,7 +86,10 @@ class ApprovedCopyView(StudioAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("as", str, enum=["json", "csv", "md"],
                                      description="json (default), csv or md")],
-        responses={200: s.ApprovedCopySerializer(many=True), **error_responses(400, 404)},
+        responses={(200, "application/json"): s.ApprovedCopySerializer(many=True),
+                   (200, "text/csv"): OpenApiTypes.STR,
+                   (200, "text/markdown"): OpenApiTypes.STR,
+                   **error_responses(400, 404)},
     )
     def get(self, request: Request, brief_id: int | None = None,
             project_id: int | None = None) -> Response | HttpResponse:
