@@ -81,7 +81,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "team", "team_name", "name", "brand_voice", "style_must", "style_must_not",
             "banned_terms", "base_model", "live_model",
-            "auto_retrain_threshold", "auto_promote", "created_at", "updated_at",
+            "auto_retrain_threshold", "auto_promote", "auto_assign", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -98,6 +98,8 @@ class ProjectSettingsInputSerializer(StrictSerializer):
     auto_retrain_threshold = serializers.IntegerField(required=False, allow_null=True,
                                                       min_value=0, max_value=2**31 - 1)
     auto_promote = serializers.BooleanField(required=False)
+    auto_assign = serializers.BooleanField(
+        required=False, help_text="true: each brief's new drafts go to the team's editors in turn")
     # Checked by the service (URL form, public address); empty turns webhooks off.
     webhook_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
     rotate_webhook_secret = serializers.BooleanField(

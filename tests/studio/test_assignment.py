@@ -177,3 +177,16 @@ def test_presence_without_redis_shows_no_one(
     response = client.post(reverse("draft_presence", args=[world.draft.pk]))
     assert response.status_code == 200 and "reviewing" not in response.content.decode()
     assert client.get(reverse("review_queue")).status_code == 200
+
+
+def test_admins_switch_round_robin_on_in_the_settings_and_the_api(
+    client: Client, world: World
+) -> None:
+    response = _api(world.admin).patch(f"/api/projects/{world.project.pk}/",
+                                       {"auto_assign": True}, format="json")
+    assert response.status_code == 200 and response.json()["auto_assign"] is True
+    assert _api(world.editor).patch(f"/api/projects/{world.project.pk}/",
+                                    {"auto_assign": False}, format="json").status_code == 403
+    client.force_login(world.admin)
+    page = client.get(reverse("project_settings", args=[world.project.pk])).content.decode()
+    assert 'name="auto_assign"' in page and "Assign new drafts round-robin" in page
