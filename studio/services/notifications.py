@@ -75,13 +75,15 @@ def notify(
     once each. Call inside the transaction that writes the event; returns the rows
     written now (0 for an event told before)."""
     wanted = set(recipients)
-    members = set(Membership.objects.filter(team_id=team_id, user_id__in=wanted)
-                  .values_list("user_id", flat=True))
+    addresses = dict(Membership.objects.filter(team_id=team_id, user_id__in=wanted)
+                     .values_list("user_id", "user__email"))
+    members = set(addresses)
     prefs = {p.user_id: (p.in_app, p.email) for p in
              NotificationPreference.objects.filter(user_id__in=members, kind=kind)}
     rows = []
     for user_id in sorted(members):
         in_app, email = prefs.get(user_id, (True, True))
+        email = email and bool(addresses[user_id])  # no address: nothing to send
         if in_app or email:
             rows.append(Notification(recipient_id=user_id, team_id=team_id, kind=kind,
                                      event_key=event_key, title=title[:300], body=body,
