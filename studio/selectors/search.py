@@ -67,23 +67,37 @@ BRIEF_SEARCH_FIELDS = ("title", "instructions")
 DRAFT_SEARCH_FIELDS = ("current_text",)
 
 
+# Up to this many matches the queue is read from the matches themselves; beyond, by
+# walking the queue's order and keeping the rows that match.
+SPARSE_MATCHES = 2000
+
+
 def drafts_matching(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
     """Drafts of ``qs`` whose text, or whose brief's title or instructions, hold ``q``.
 
-    Each half is an ``IN (subquery)`` under one OR, which PostgreSQL runs once as a hashed
-    subplan (each from its GIN index) and then probes row by row as it walks the queue's
-    order: the cost is bounded by the matches plus the rows in scope, however wrong the
-    planner's guess of how many rows a prefix query matches (it guesses 1). A bare
-    semi-join on that guess turned into a nested loop of minutes at 100,000 drafts."""
-    from studio.models import Brief, Draft
+    PostgreSQL guesses that a prefix query matches one row, whatever the truth, so the
+    plan is chosen here, with one probe query (from the GIN indexes): few matches (at
+    most ``SPARSE_MATCHES``) are listed by id and the page is read from them; many are
+    hashed once (two ``IN`` subqueries under one OR) and probed as the queue's order is
+    walked, which stops when the page is full. A semi-join planned on the guess of one
+    row took minutes at 100,000 drafts, and a per-row test made PostgreSQL sort every
+    match before the first page."""
+    from studio.models import Brief
 
     briefs, brief_match = _matching(Brief.objects.all(), q, fields=BRIEF_SEARCH_FIELDS)
     scoped, draft_match = _matching(qs, q, fields=DRAFT_SEARCH_FIELDS)
-    by_text = scoped.filter(draft_match).order_by().values("pk")
-    # Draft ids on both sides, so the OR needs no join to the job.
-    by_brief = Draft.objects.filter(
-        job__brief_id__in=briefs.filter(brief_match).values("pk")).order_by().values("pk")
-    return qs.filter(Q(pk__in=by_text) | Q(pk__in=by_brief))
+    by_text = scoped.filter(draft_match).order_by().values_list("pk", flat=True)
+    by_brief = qs.filter(job__brief_id__in=briefs.filter(brief_match).values("pk")
+                         ).order_by().values_list("pk", flat=True)
+    # UNION ALL streams and stops at the limit (a plain UNION would first read every
+    # match to drop duplicates); a draft found by both halves is counted twice here,
+    # which at worst sends a sparse search down the other, also correct, path.
+    probe = list(by_text.union(by_brief, all=True)[: SPARSE_MATCHES + 1])
+    if len(probe) <= SPARSE_MATCHES:
+        return qs.filter(pk__in=set(probe))
+    # Many matches: two IN subqueries under one OR (draft ids on both sides, so the OR
+    # needs no join): hashed once, probed as the queue's order is walked.
+    return qs.filter(Q(pk__in=by_text.values("pk")) | Q(pk__in=by_brief.values("pk")))
 
 
 def briefs_matching(qs: QuerySet[Any], q: str) -> QuerySet[Any]:
