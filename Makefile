@@ -1,7 +1,10 @@
-.PHONY: run test test-fast setup lock upgrade-check bench bench-train lint docker-smoke
+.PHONY: run run-dev test test-fast setup lock upgrade-check bench bench-train lint docker-smoke
 
-run:            ## set up and run the whole studio with demo data
+run:            ## set up and run the whole studio with demo data (DEBUG off)
 	./scripts/run.sh
+
+run-dev:        ## the same with DEBUG on (Django's debug pages)
+	./scripts/run.sh --dev
 
 test:           ## set up and run every test (CI runs this, then docker-smoke)
 	./scripts/test.sh

@@ -34,6 +34,11 @@ def edit_units(text: str) -> list[str]:
     return _UNIT.findall(text)
 
 
+def edit_unit_spans(text: str) -> list[tuple[str, int, int]]:
+    """The units of ``text`` with where each is: (unit, start, end) character offsets."""
+    return [(m.group(), m.start(), m.end()) for m in _UNIT.finditer(text)]
+
+
 @dataclass(frozen=True)
 class EditCost:
     distance: int  # units inserted, deleted or substituted

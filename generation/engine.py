@@ -6,10 +6,17 @@ Usage (one Engine per worker process)::
     results = engine.generate([GenerationRequest(brief, voice, variants=3, seed=7)],
                               progress=lambda done, total: ...)
 
-Reproducibility: every draft row (request, variant) samples on the CPU with its own
-``torch.Generator`` seeded from (request seed, variant, attempt), and the sampling
-step orders candidate tokens by token id, so a draft depends only on its own request,
-seed and variant, not on what else shares its batch:
+    batch = engine.batch(on_partial=show)      # continuous batching, as a worker does
+    key = batch.add(request)                   # joins at the next step
+    while not batch.idle:
+        for key, result in batch.step():       # each request leaves when it is done
+            ...
+
+Reproducibility: every draft row (request, variant) draws its tokens from a counter-based
+hash of its own seed (derived from request seed, variant and attempt) and its own step
+(generation/sampling.py), and the sampling step orders candidate tokens by token id, so
+a draft depends only on its own request, seed and variant, not on what else shares its
+batch or when it joined. Each request's prompt is prefilled on its own:
 
 - CPU, float32 (the default here): requests are mixed in batches. Batched matrix
   products round differently from a batch of one by ~1e-6, which changes a token only
@@ -35,12 +42,20 @@ from typing import Any
 from generation.adapters import AdapterCache, AdapterRef, library_versions
 from generation.checks import (
     NEAR_IDENTICAL,
+    SHORTENED,
     QualityFlag,
     ReferenceCorpus,
     check_draft,
     near_identical_pairs,
 )
-from generation.errors import AdapterError, EngineStateError, GenerationError, RequestError
+from generation.endings import sentence_end_ids, trim_to_sentence
+from generation.errors import (
+    AdapterError,
+    EngineStateError,
+    GenerationError,
+    PromptTooLongError,
+    RequestError,
+)
 from generation.models import BaseModel, load_base
 from generation.prompts import (
     BriefInput,
@@ -49,6 +64,9 @@ from generation.prompts import (
     ProjectVoice,
     build_prompt,
     max_new_tokens_for,
+    neutralise_control_tokens,
+    render_chat,
+    target_tokens_for,
     words_for_tokens,
 )
 from generation.specs import ModelSpec
@@ -109,7 +127,14 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     seed: int = 0
     reference_corpus: tuple[str, ...] = ()
+    # Passages of the project's knowledge retrieved for this brief (best first): they go
+    # into the prompt as far as the context window allows.
+    knowledge: tuple[str, ...] = ()
     request_id: str = ""
+    # A ready prompt (chat turns ending with the user turn) to write from instead of one
+    # built from ``brief``: a held-out training example's prompt, for the promotion gate.
+    # ``voice`` then serves the checks only.
+    messages: tuple[dict[str, str], ...] = ()
 
 
 @dataclass
@@ -142,6 +167,12 @@ class GenerationResult:
     seed: int
     drafts: list[DraftOutput]
     timings: dict[str, float]
+    # The plain chat turns ``prompt`` was rendered from (system, few-shot pairs, the
+    # brief's user turn): what a trainer or an export needs, not the rendered text.
+    messages: tuple[dict[str, str], ...] = ()
+    # How many of ``request.knowledge`` (best first) the prompt holds; the rest did not
+    # fit the context window.
+    knowledge_used: int = 0
 
 
 @dataclass(frozen=True)
@@ -165,7 +196,7 @@ def variant_seed(seed: int, variant: int, attempt: int = 0) -> int:
 
 @dataclass
 class _Row:
-    request_index: int
+    key: int  # the request's key in its Batch
     variant: int
     attempt: int
     seed: int
@@ -174,14 +205,18 @@ class _Row:
     min_new: int
     sampling: SamplingParams
     adapter: AdapterRef | None
+    # After this many tokens the row stops at the next sentence end; None: no soft stop.
+    stop_after: int | None = None
     # filled by generation
     tokens: list[int] = field(default_factory=list)
     finish_reason: str = ""
+    started: float = 0.0
     seconds: float = 0.0
 
 
 class Engine:
-    """A loaded base model plus an LRU of adapters; generates drafts in batches."""
+    """A loaded base model plus an LRU of adapters; generates drafts in continuous
+    batches (see :class:`Batch`)."""
 
     def __init__(
         self,
@@ -205,7 +240,9 @@ class Engine:
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_rows = max_batch_rows
         self.similarity_threshold = similarity_threshold
-        self.batches_run = 0  # model.generate calls, for tests and logs
+        self.batches_run = 0  # decoding groups started from empty, for tests and logs
+        self.peak_rows = 0  # most rows one group held, for tests and logs
+        self._sentence_tokens: _SentenceTokens | None = None
 
     @classmethod
     def load(
@@ -289,15 +326,37 @@ class Engine:
         self._validate(request)
         brief = request.brief
         max_new = self._max_new(request)
-        if max_new < max_new_tokens_for(brief.target_words):
+        if request.messages:
+            return self._prompt_from_messages(request, max_new)
+        if max_new < max_new_tokens_for(brief.target_words, language=brief.language):
             # Capped budget: ask for the length the budget can hold, not a longer piece
             # that would be cut off mid-sentence.
-            brief = replace(brief, target_words=words_for_tokens(max_new))
+            brief = replace(brief, target_words=words_for_tokens(max_new,
+                                                                 language=brief.language))
         return build_prompt(
             brief, request.voice, self.base.tokenizer,
             context_window=self.base.context_window,
             max_new_tokens=max_new, examples=request.examples,
+            knowledge=request.knowledge,
         )
+
+    def _prompt_from_messages(self, request: GenerationRequest, max_new: int) -> BuiltPrompt:
+        tokenizer = self.base.tokenizer
+        messages = [
+            {"role": m["role"], "content": neutralise_control_tokens(m["content"], tokenizer)}
+            for m in request.messages
+        ]
+        text = render_chat(self.base.tokenizer, messages)
+        count = len(self.base.tokenizer(text, add_special_tokens=False).input_ids)
+        budget = self.base.context_window - max_new
+        if count > budget:
+            raise PromptTooLongError(
+                f"the prompt needs {count} tokens but only {budget} are left "
+                f"({self.base.context_window} context - {max_new} for the answer)"
+            )
+        return BuiltPrompt(kind=request.brief.kind, messages=tuple(messages), text=text,
+                           token_count=count, max_new_tokens=max_new, examples_used=0,
+                           examples_dropped=0, source_trimmed=False)
 
     def prepare(self, request: GenerationRequest) -> BuiltPrompt:
         """Check one request on its own: its fields, its prompt and its adapter (sha256,
@@ -317,105 +376,47 @@ class Engine:
     def generate(
         self, requests: Sequence[GenerationRequest], progress: ProgressCallback | None = None
     ) -> list[GenerationResult]:
-        """Generate every variant of every request in as few batches as the caps allow.
+        """Generate every variant of every request; results come back in request order.
 
-        Results come back in request order. ``progress(done, total)`` is called after
-        each batch with the number of drafts finished. Raises RequestError, PromptError
-        or AdapterError before any generation starts when an input is bad.
+        A thin loop over :meth:`batch`: every request is checked first (RequestError,
+        PromptError or AdapterError before any generation starts when an input is bad),
+        then all join one continuous batch, each leaving it when its drafts are done.
+        ``progress(done, total)`` is called as drafts finish.
         """
-        started = time.monotonic()
-        prompts = [self.build_prompt(r) for r in requests]
-        prompt_s = time.monotonic() - started
-        adapter_started = time.monotonic()
-        for ref in {r.adapter for r in requests if r.adapter is not None}:
-            # Verify every adapter before generating anything (sha, pickles, fit).
-            self.adapters.ensure_loaded(ref)
-        adapter_s = time.monotonic() - adapter_started
-        tokenizer = self.base.tokenizer
-        rows: list[_Row] = []
-        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
-            ids = tokenizer(prompt.text, add_special_tokens=False).input_ids
-            for v in range(request.variants):
-                rows.append(self._row(i, v, 0, request, ids, prompt.max_new_tokens))
-        total = len(rows)
+        for request in requests:
+            self.prepare(request)
+        total = sum(r.variants for r in requests)
         done = 0
 
-        def report(n: int) -> None:
+        def count(_request_id: str, finished: int) -> None:
             nonlocal done
-            done += n
+            done += finished
             if progress is not None:
                 progress(done, total)
 
-        generate_started = time.monotonic()
-        self._run_rows(rows, report)
-        texts = [self._decode(row) for row in rows]
+        batch = self.batch(on_rows_done=count)
+        keys = [batch.add(r) for r in requests]
+        results: dict[int, GenerationResult] = {}
+        while not batch.idle:
+            for key, result in batch.step():
+                results[key] = result
+        return [results[k] for k in keys]
 
-        # Near-identical variants: regenerate the later one once with a new seed.
-        by_request: dict[int, list[int]] = {}
-        for k, row in enumerate(rows):
-            by_request.setdefault(row.request_index, []).append(k)
-        redo: list[int] = []
-        for ks in by_request.values():
-            pairs = near_identical_pairs([texts[k] for k in ks], self.similarity_threshold)
-            redo += sorted({ks[j] for _, j in pairs})
-        if redo:
-            retry = [
-                self._row(rows[k].request_index, rows[k].variant, 1,
-                          requests[rows[k].request_index], rows[k].prompt_ids,
-                          prompts[rows[k].request_index].max_new_tokens)
-                for k in redo
-            ]
-            self._run_rows(retry, lambda n: None)
-            for k, row in zip(redo, retry, strict=True):
-                rows[k] = row
-                texts[k] = self._decode(row)
-        generate_s = time.monotonic() - generate_started
+    def batch(
+        self,
+        *,
+        on_partial: PartialCallback | None = None,
+        partial_every: float = 0.5,
+        on_rows_done: Callable[[str, int], None] | None = None,
+    ) -> Batch:
+        """A continuous batch on this engine: add requests at any time, call ``step()``.
 
-        results = []
-        for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
-            checks_started = time.monotonic()
-            ks = by_request.get(i, [])
-            corpus = ReferenceCorpus(request.reference_corpus) if request.reference_corpus else None
-            similar = near_identical_pairs([texts[k] for k in ks], self.similarity_threshold)
-            drafts = []
-            for pos, k in enumerate(ks):
-                row = rows[k]
-                flags = check_draft(
-                    texts[k], finish_reason=row.finish_reason,
-                    banned_terms=request.voice.banned_terms,
-                    must_not=request.voice.must_not, corpus=corpus,
-                )
-                twins = [a for a, b in similar if b == pos]
-                if twins:
-                    flags.append(QualityFlag(
-                        NEAR_IDENTICAL,
-                        f"near-identical to variant {rows[ks[twins[0]]].variant} even after "
-                        "regenerating with a new seed",
-                    ))
-                drafts.append(DraftOutput(
-                    variant=row.variant, text=texts[k], seed=row.seed,
-                    prompt_tokens=len(row.prompt_ids), completion_tokens=len(row.tokens),
-                    finish_reason=row.finish_reason, flags=flags,
-                    regenerated=row.attempt > 0, generate_seconds=row.seconds,
-                ))
-            results.append(GenerationResult(
-                request_id=request.request_id,
-                model=str(self.base.spec),
-                adapter_sha256=request.adapter.sha256 if request.adapter else None,
-                prompt=prompt.text,
-                prompt_tokens=prompt.token_count,
-                examples_used=prompt.examples_used,
-                source_trimmed=prompt.source_trimmed,
-                sampling=replace(request.sampling, max_new_tokens=prompt.max_new_tokens),
-                seed=request.seed,
-                drafts=drafts,
-                timings={
-                    "prompt_s": prompt_s, "adapter_s": adapter_s, "generate_s": generate_s,
-                    "checks_s": time.monotonic() - checks_started,
-                    "total_s": time.monotonic() - started,
-                },
-            ))
-        return results
+        ``on_partial(texts)`` gets the text written so far of the requests that wrote
+        since their last report, at most every ``partial_every`` seconds each (and at
+        their first token). ``on_rows_done(request_id, n)`` counts finished drafts.
+        """
+        return Batch(self, on_partial=on_partial, partial_every=partial_every,
+                     on_rows_done=on_rows_done)
 
     # -- internals -----------------------------------------------------------------
 
@@ -429,113 +430,456 @@ class Engine:
     def _max_new(self, request: GenerationRequest) -> int:
         if request.sampling.max_new_tokens is not None:
             return request.sampling.max_new_tokens
-        return max_new_tokens_for(request.brief.target_words, cap=MAX_NEW_TOKENS_CAP)
+        return max_new_tokens_for(request.brief.target_words, cap=MAX_NEW_TOKENS_CAP,
+                                  language=request.brief.language)
 
-    def _row(self, i: int, v: int, attempt: int, request: GenerationRequest,
-             ids: list[int], max_new: int) -> _Row:
-        return _Row(
-            request_index=i, variant=v, attempt=attempt,
-            seed=variant_seed(request.seed, v, attempt), prompt_ids=list(ids),
-            max_new=max_new, min_new=min(request.sampling.min_new_tokens, max_new),
-            sampling=request.sampling, adapter=request.adapter,
-        )
+    def _decode(self, tokens: list[int]) -> str:
+        return str(self.base.tokenizer.decode(tokens, skip_special_tokens=True)).strip()
 
-    def _decode(self, row: _Row) -> str:
-        return str(self.base.tokenizer.decode(row.tokens, skip_special_tokens=True)).strip()
+    def sentence_tokens(self) -> _SentenceTokens:
+        """Which tokens end a sentence (read from the tokenizer once)."""
+        if self._sentence_tokens is None:
+            self._sentence_tokens = _SentenceTokens.of(self.base.tokenizer)
+        return self._sentence_tokens
 
-    def _batches(self, rows: list[_Row]) -> list[list[_Row]]:
-        """Group rows by adapter, sort by prompt length (less padding) and cut into
-        batches under the row and token caps."""
-        groups: dict[tuple[str, int], list[_Row]] = {}
-        for row in rows:
-            key = (row.adapter.key if row.adapter else "",
-                   -1 if self.mix_requests else row.request_index)
-            groups.setdefault(key, []).append(row)
-        batches: list[list[_Row]] = []
-        for group in groups.values():
-            group.sort(key=lambda r: len(r.prompt_ids))
-            current: list[_Row] = []
-            for row in group:
-                candidate = current + [row]
-                width = max(len(r.prompt_ids) for r in candidate) + max(r.max_new for r in candidate)
-                if current and (len(candidate) > self.max_batch_rows
-                                or len(candidate) * width > self.max_batch_tokens):
-                    batches.append(current)
-                    candidate = [row]
-                current = candidate
-            if current:
-                batches.append(current)
-        return batches
+    def _final_text(self, row: _Row) -> tuple[str, bool]:
+        """The row's text, cut after its last complete sentence when it reached its cap
+        mid-sentence; and whether it was (a "shortened" draft)."""
+        text = self._decode(row.tokens)
+        return trim_to_sentence(text) if row.finish_reason == "length" else (text, False)
 
-    def _run_rows(self, rows: list[_Row], report: Callable[[int], None]) -> None:
-        for batch in self._batches(rows):
-            with self.adapters.active(batch[0].adapter):
-                self._generate_batch(batch)
-            report(len(batch))
-
-    def _generate_batch(self, rows: list[_Row]) -> None:
-        import torch
-        from transformers import GenerationConfig, LogitsProcessorList
-
-        tokenizer, model = self.base.tokenizer, self.base.model
-        pad_id = int(tokenizer.pad_token_id)
-        eos_ids = _eos_ids(model, tokenizer)
-        width = max(len(r.prompt_ids) for r in rows)
-        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            # Left padding: every row's last prompt token sits at the same position.
-            input_ids[i, width - len(row.prompt_ids):] = torch.tensor(row.prompt_ids)
-            attention[i, width - len(row.prompt_ids):] = 1
-        sampler = _RowSampler(rows, width, eos_ids)
-        config = GenerationConfig(
-            max_new_tokens=max(r.max_new for r in rows) + 1,  # +1: room for a forced eos
-            do_sample=False, eos_token_id=eos_ids, pad_token_id=pad_id,
-        )
-        device = self.base.device
-        started = time.monotonic()
-        with torch.inference_mode():
-            cache = self._shared_prefill(rows, input_ids, attention) if width > 1 else None
-            out = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention.to(device),
-                past_key_values=cache,
-                generation_config=config,
-                logits_processor=LogitsProcessorList([sampler]),
+    def _result(self, entry: _Entry) -> GenerationResult:
+        request, prompt = entry.request, entry.prompt
+        checks_started = time.monotonic()
+        rows = sorted(entry.rows.values(), key=lambda r: r.variant)
+        finals = [self._final_text(r) for r in rows]
+        texts = [text for text, _ in finals]
+        corpus = ReferenceCorpus(request.reference_corpus) if request.reference_corpus else None
+        similar = near_identical_pairs(texts, self.similarity_threshold)
+        drafts = []
+        for pos, row in enumerate(rows):
+            shortened = finals[pos][1]
+            flags = check_draft(
+                # A shortened draft ends a sentence or a line: not left cut.
+                texts[pos], finish_reason="eos" if shortened else row.finish_reason,
+                banned_terms=request.voice.banned_terms,
+                must_not=request.voice.must_not, must=request.voice.must,
+                corpus=corpus, language=request.brief.language,
             )
-        seconds = time.monotonic() - started
-        self.batches_run += 1
-        new = out[:, width:].tolist()
-        for row, tokens in zip(rows, new, strict=True):
-            cut = next((k for k, t in enumerate(tokens) if t in eos_ids), len(tokens))
-            row.tokens = tokens[:cut]
-            row.finish_reason = "length" if cut >= row.max_new else "eos"
-            row.seconds = seconds
+            if shortened:
+                flags.append(QualityFlag(
+                    SHORTENED, "reached the length limit: cut after its last complete "
+                    "sentence"))
+            twins = [a for a, b in similar if b == pos]
+            if twins:
+                flags.append(QualityFlag(
+                    NEAR_IDENTICAL,
+                    f"near-identical to variant {rows[twins[0]].variant} even after "
+                    "regenerating with a new seed",
+                ))
+            drafts.append(DraftOutput(
+                variant=row.variant, text=texts[pos], seed=row.seed,
+                prompt_tokens=len(row.prompt_ids), completion_tokens=len(row.tokens),
+                finish_reason=row.finish_reason, flags=flags,
+                regenerated=row.attempt > 0, generate_seconds=row.seconds,
+            ))
+        now = time.monotonic()
+        return GenerationResult(
+            request_id=request.request_id,
+            model=str(self.base.spec),
+            adapter_sha256=request.adapter.sha256 if request.adapter else None,
+            prompt=prompt.text,
+            messages=tuple(dict(m) for m in prompt.messages),
+            knowledge_used=prompt.knowledge_used,
+            prompt_tokens=prompt.token_count,
+            examples_used=prompt.examples_used,
+            source_trimmed=prompt.source_trimmed,
+            sampling=replace(request.sampling, max_new_tokens=prompt.max_new_tokens),
+            seed=request.seed,
+            drafts=drafts,
+            timings={
+                "prompt_s": entry.prompt_s, "adapter_s": entry.adapter_s,
+                "queue_s": (entry.admitted or now) - entry.added,
+                "first_token_s": (entry.first_token or now) - entry.added,
+                "generate_s": checks_started - (entry.admitted or checks_started),
+                "checks_s": now - checks_started,
+                "total_s": now - entry.added,
+            },
+        )
 
 
-    def _shared_prefill(self, rows: list[_Row], input_ids: Any, attention: Any) -> Any:
-        """Run the prompts (all but their last token) once per distinct prompt and copy
-        the KV cache to every row that shares it.
+@dataclass(frozen=True)
+class PartialText:
+    """What one variant has written so far (never checked, never a draft)."""
 
-        Variants of one brief share their prompt, so its prefill is computed once instead
-        of once per variant. Every batch takes this path (even without sharing) so that a
-        row's numbers are computed the same way whatever else is in the batch.
-        """
+    request_id: str
+    variant: int
+    text: str
+    completion_tokens: int
+    max_new_tokens: int
+    seconds: float  # since the request joined the batch
+
+
+PartialCallback = Callable[[list[PartialText]], None]
+
+
+@dataclass
+class _Entry:
+    """One request in a batch: its prompt, rows and clocks."""
+
+    key: int
+    request: GenerationRequest
+    prompt: BuiltPrompt
+    prompt_ids: list[int]
+    added: float
+    prompt_s: float
+    adapter_s: float
+    rows: dict[int, _Row] = field(default_factory=dict)  # variant -> row (latest attempt)
+    open: int = 0  # rows not finished yet
+    redone: bool = False
+    admitted: float = 0.0
+    first_token: float = 0.0
+    reported: float = 0.0  # when its partial text was last reported
+
+
+class Batch:
+    """Continuous batching: requests join at the next decoding step and each row leaves
+    when it is done, so a short request never waits for a long one.
+
+    Rows that share an adapter decode together in a group (one KV cache, left padded;
+    on GPU or in half precision one group per request, see ``Engine.mix_requests``).
+    Each ``step()`` admits waiting rows that fit under the engine's row and token caps
+    (prefilling each request's prompt on its own, once for all its variants), runs one
+    decoding step of every group with one batched sampling call per group, and returns
+    the requests that finished, with their checks, as ``(key, GenerationResult)``.
+    """
+
+    def __init__(self, engine: Engine, *, on_partial: PartialCallback | None,
+                 partial_every: float, on_rows_done: Callable[[str, int], None] | None) -> None:
+        self.engine = engine
+        self.on_partial = on_partial
+        self.partial_every = partial_every
+        self.on_rows_done = on_rows_done
+        self.entries: dict[int, _Entry] = {}
+        self.waiting: list[_Row] = []
+        self.groups: dict[tuple[str, int], _Group] = {}
+        self._keys = 0
+        self._eos = _eos_ids(engine.base.model, engine.base.tokenizer)
+
+    @property
+    def idle(self) -> bool:
+        """No request is waiting or being written."""
+        return not self.entries
+
+    @property
+    def rows(self) -> int:
+        """Rows decoding or waiting to."""
+        return sum(e.open for e in self.entries.values())
+
+    def add(self, request: GenerationRequest) -> int:
+        """Queue ``request`` to join at the next step; returns its key. Raises
+        RequestError, PromptError or AdapterError (nothing is queued then)."""
+        added = time.monotonic()
+        prompt = self.engine.prepare(request)
+        prompt_s = time.monotonic() - added
+        ids = self.engine.base.tokenizer(prompt.text, add_special_tokens=False).input_ids
+        if len(ids) < 2:
+            raise RequestError("the prompt is empty")
+        self._keys += 1
+        entry = _Entry(key=self._keys, request=request, prompt=prompt, prompt_ids=list(ids),
+                       added=added, prompt_s=prompt_s,
+                       adapter_s=time.monotonic() - added - prompt_s)
+        self.entries[entry.key] = entry
+        for v in range(request.variants):
+            self._queue_row(entry, v, 0)
+        return entry.key
+
+    def cancel(self, key: int) -> bool:
+        """Stop writing request ``key`` now: its rows leave the batch; nothing returned."""
+        entry = self.entries.pop(key, None)
+        if entry is None:
+            return False
+        self.waiting = [r for r in self.waiting if r.key != key]
+        for group in self.groups.values():
+            group.drop([i for i, r in enumerate(group.rows) if r.key == key])
+        return True
+
+    def step(self) -> list[tuple[int, GenerationResult]]:
+        """Admit what fits, run one decoding step of every group, return finished requests."""
+        self._admit()
+        finished: list[_Row] = []
+        for key in list(self.groups):
+            group = self.groups[key]
+            if not group.rows:
+                del self.groups[key]
+                continue
+            with self.engine.adapters.active(group.adapter):
+                finished += group.step(self.engine.base.model, self._eos,
+                                       self.engine.sentence_tokens())
+        now = time.monotonic()
+        results = []
+        for row in finished:
+            entry = self.entries.get(row.key)
+            if entry is None:
+                continue
+            row.seconds = now - row.started
+            entry.open -= 1
+            if entry.open == 0:
+                if self._redo_near_identical(entry):
+                    continue
+                del self.entries[entry.key]
+                results.append((entry.key, self.engine._result(entry)))  # noqa: SLF001
+                if self.on_rows_done is not None:
+                    self.on_rows_done(entry.request.request_id, len(entry.rows))
+        self._report(now)
+        return results
+
+    # -- internals -----------------------------------------------------------------
+
+    def _queue_row(self, entry: _Entry, variant: int, attempt: int) -> None:
+        request = entry.request
+        max_new = entry.prompt.max_new_tokens
+        stop_after = None
+        if request.sampling.max_new_tokens is None and not request.messages:
+            # A budget derived from the brief: stop at the first sentence end once the
+            # target length is written (the cap leaves room to finish that sentence).
+            brief = request.brief
+            target = min(brief.target_words,
+                         words_for_tokens(max_new, language=brief.language))
+            stop_after = min(target_tokens_for(target, language=brief.language), max_new)
+        row = _Row(key=entry.key, variant=variant, attempt=attempt,
+                   seed=variant_seed(request.seed, variant, attempt),
+                   prompt_ids=entry.prompt_ids, max_new=max_new,
+                   min_new=min(request.sampling.min_new_tokens, max_new),
+                   sampling=request.sampling, adapter=request.adapter, stop_after=stop_after)
+        entry.rows[variant] = row
+        entry.open += 1
+        self.waiting.append(row)
+
+    def _redo_near_identical(self, entry: _Entry) -> bool:
+        """Near-identical variants: write the later one again once, with a new seed."""
+        if entry.redone:
+            return False
+        entry.redone = True
+        rows = sorted(entry.rows.values(), key=lambda r: r.variant)
+        texts = [self.engine._decode(r.tokens) for r in rows]  # noqa: SLF001
+        redo = sorted({j for _, j in near_identical_pairs(texts, self.engine.similarity_threshold)})
+        for j in redo:
+            self._queue_row(entry, rows[j].variant, 1)
+        return bool(redo)
+
+    def _group_key(self, row: _Row) -> tuple[str, int]:
+        return (row.adapter.key if row.adapter else "",
+                -1 if self.engine.mix_requests else row.key)
+
+    def _admit(self) -> None:
+        if not self.waiting:
+            return
+        engine = self.engine
+        admitted: dict[tuple[str, int], list[_Row]] = {}
+        left: list[_Row] = []
+        for row in self.waiting:
+            key = self._group_key(row)
+            group = self.groups.get(key)
+            current = len(group.rows) if group else 0
+            width = group.width if group else 0
+            joining = admitted.get(key, [])
+            width = max([width, *(len(r.prompt_ids) for r in joining), len(row.prompt_ids)])
+            longest = max([row.max_new, *(r.max_new for r in joining),
+                           *((group.longest_left,) if group else ())])
+            rows_after = current + len(joining) + 1
+            fits = (rows_after <= engine.max_batch_rows
+                    and rows_after * (width + longest) <= engine.max_batch_tokens)
+            if fits or (current == 0 and not joining):
+                admitted.setdefault(key, []).append(row)
+            else:
+                left.append(row)
+        self.waiting = left
+        now = time.monotonic()
+        for key, rows in admitted.items():
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _Group(rows[0].adapter, engine.base.device,
+                                                  engine.base.model.config.vocab_size)
+                engine.batches_run += 1
+            by_entry: dict[int, list[_Row]] = {}
+            for row in rows:
+                row.started = now
+                by_entry.setdefault(row.key, []).append(row)
+            with engine.adapters.active(group.adapter):
+                for entry_key, entry_rows in by_entry.items():
+                    entry = self.entries[entry_key]
+                    entry.admitted = entry.admitted or now
+                    group.join(engine.base.model, entry_rows)
+            engine.peak_rows = max(engine.peak_rows, len(group.rows))
+
+    def _report(self, now: float) -> None:
+        if self.on_partial is None:
+            return
+        texts: list[PartialText] = []
+        for entry in self.entries.values():
+            rows = [r for r in entry.rows.values() if r.tokens]
+            if not rows:
+                continue
+            if not entry.first_token:
+                entry.first_token = now
+            elif now - entry.reported < self.partial_every:
+                continue
+            entry.reported = now
+            texts += [PartialText(entry.request.request_id, r.variant,
+                                  self.engine._decode(r.tokens),  # noqa: SLF001
+                                  len(r.tokens), r.max_new, now - entry.added)
+                      for r in sorted(rows, key=lambda r: r.variant)]
+        if texts:
+            self.on_partial(texts)
+
+
+class _Group:
+    """Rows decoding together on one adapter: one KV cache, left padded so that every
+    row's newest token sits in the last column; a column is dropped when no row uses it."""
+
+    def __init__(self, adapter: AdapterRef | None, device: str, vocab: int) -> None:
+        self.adapter = adapter
+        self.device = device
+        self.vocab = vocab
+        self.rows: list[_Row] = []
+        self.cache: Any = None
+        self.mask: Any = None  # (rows, width) 1 where the cache holds a real token
+        self.positions: Any = None  # (rows,) position id of each row's next token
+        self.next_ids: Any = None  # (rows,) the token each row feeds next
+        self.seen: Any = None  # (rows, vocab) tokens of each row's prompt and output
+        self.generated: Any = None  # (rows,) tokens written
+        self.params: Any = None
+
+    @property
+    def width(self) -> int:
+        return 0 if self.mask is None else int(self.mask.shape[1])
+
+    @property
+    def longest_left(self) -> int:
+        return max((r.max_new - len(r.tokens) for r in self.rows), default=0)
+
+    def join(self, model: Any, rows: list[_Row]) -> None:
+        """Prefill the rows' shared prompt (all but its last token) on its own, then add
+        them to the group: the shorter side is padded on the left."""
+        import torch
+        import torch.nn.functional as F  # noqa: N812
+
+        from generation.sampling import RowParams
+
+        prompt = rows[0].prompt_ids
+        ids = torch.tensor([prompt[:-1]], device=self.device)
+        with torch.inference_mode():
+            out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        cache = out.past_key_values
+        if len(rows) > 1:
+            cache.batch_repeat_interleave(len(rows))
+        n, width = len(rows), len(prompt) - 1
+        mask = torch.ones((n, width), dtype=torch.long, device=self.device)
+        seen = torch.zeros((n, self.vocab), dtype=torch.bool, device=self.device)
+        seen[:, torch.tensor(prompt, device=self.device)] = True
+        params = RowParams.build([(r.sampling.temperature, r.sampling.top_p, r.sampling.top_k,
+                                   r.sampling.repetition_penalty, r.min_new, r.seed)
+                                  for r in rows], self.device)
+        new = {
+            "positions": torch.full((n,), width, dtype=torch.long, device=self.device),
+            "next_ids": torch.full((n,), prompt[-1], dtype=torch.long, device=self.device),
+            "generated": torch.zeros((n,), dtype=torch.long, device=self.device),
+        }
+        if self.cache is None:
+            self.cache, self.mask, self.seen, self.params = cache, mask, seen, params
+            self.positions, self.next_ids = new["positions"], new["next_ids"]
+            self.generated = new["generated"]
+        else:
+            total = max(self.width, width)
+            for mine, theirs in zip(_layers(self.cache), _layers(cache), strict=True):
+                for name in ("keys", "values"):
+                    a, b = getattr(mine, name), getattr(theirs, name)
+                    setattr(mine, name, torch.cat([
+                        F.pad(a, (0, 0, total - a.shape[-2], 0)),
+                        F.pad(b, (0, 0, total - b.shape[-2], 0))]))
+            self.mask = torch.cat([F.pad(self.mask, (total - self.width, 0)),
+                                   F.pad(mask, (total - width, 0))])
+            self.seen = torch.cat([self.seen, seen])
+            self.params = RowParams.concat([self.params, params])
+            self.positions = torch.cat([self.positions, new["positions"]])
+            self.next_ids = torch.cat([self.next_ids, new["next_ids"]])
+            self.generated = torch.cat([self.generated, new["generated"]])
+        self.rows += rows
+
+    def step(self, model: Any, eos_ids: list[int], sentences: _SentenceTokens) -> list[_Row]:
+        """One token for every row; returns the rows that finished (and drops them)."""
         import torch
 
-        unique: dict[tuple[int, ...], int] = {}
-        owner = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in rows]
-        first = [owner.index(u) for u in range(len(unique))]
-        ids = input_ids[first, :-1].to(self.base.device)
-        mask = attention[first, :-1].to(self.base.device)
-        # The positions generate() would use with left padding.
-        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
-        out = self.base.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                              use_cache=True, logits_to_keep=1)
-        cache = out.past_key_values
-        if len(unique) < len(rows):
-            cache.reorder_cache(torch.tensor(owner, device=self.base.device))
-        return cache
+        from generation.sampling import sample
+
+        n = len(self.rows)
+        mask = torch.cat([self.mask, torch.ones((n, 1), dtype=torch.long, device=self.device)], 1)
+        with torch.inference_mode():
+            out = model(input_ids=self.next_ids.unsqueeze(1), attention_mask=mask,
+                        position_ids=self.positions.unsqueeze(1), past_key_values=self.cache,
+                        use_cache=True)
+            eos = torch.tensor(eos_ids, device=self.device)
+            chosen = sample(out.logits[:, -1, :], params=self.params, seen=self.seen,
+                            generated=self.generated, eos_ids=eos)
+        self.mask = mask
+        self.positions = self.positions + 1
+        self.next_ids = chosen
+        self.seen[torch.arange(n, device=self.device), chosen] = True
+        ended_eos = torch.isin(chosen, eos)
+        self.generated = self.generated + (~ended_eos).long()
+        done: list[int] = []
+        for i, (row, token, is_eos) in enumerate(zip(self.rows, chosen.tolist(),
+                                                     ended_eos.tolist(), strict=True)):
+            if is_eos or (row.stop_after is not None and row.tokens
+                          and len(row.tokens) >= max(row.stop_after, row.min_new)
+                          and sentences.ends_before(row.tokens[-1], token)):
+                # The model ended it, or a sentence ended past the target length.
+                row.finish_reason = "eos"
+                done.append(i)
+                continue
+            row.tokens.append(token)
+            if len(row.tokens) >= row.max_new:
+                row.finish_reason = "length"
+                done.append(i)
+        finished = [self.rows[i] for i in done]
+        self.drop(done)
+        return finished
+
+    def drop(self, indices: list[int]) -> None:
+        """Take rows out of the group, and the cache columns no remaining row uses."""
+        if not indices:
+            return
+        import torch
+
+        gone = set(indices)
+        keep = [i for i in range(len(self.rows)) if i not in gone]
+        self.rows = [self.rows[i] for i in keep]
+        if not keep:
+            self.cache = self.mask = None
+            return
+        index = torch.tensor(keep, device=self.device)
+        used = int(self.mask[index].sum(0).nonzero()[0, 0])
+        for layer in _layers(self.cache):
+            layer.keys = layer.keys[index, :, used:]
+            layer.values = layer.values[index, :, used:]
+        self.mask = self.mask[index, used:]
+        self.seen = self.seen[index]
+        self.params = self.params.select(index)
+        self.positions = self.positions[index]
+        self.next_ids = self.next_ids[index]
+        self.generated = self.generated[index]
+
+
+def _layers(cache: Any) -> list[Any]:
+    """The cache's layers, each holding ``keys``/``values`` of shape (rows, heads, width,
+    dim); a cache of another shape (sliding windows, quantised) cannot be joined."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = list(cache.layers)
+    if any(type(layer) is not DynamicLayer for layer in layers):
+        raise GenerationError("continuous batching needs a model with a plain dynamic KV cache")
+    return layers
 
 
 def check_adapter_loads(
@@ -581,94 +925,29 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     return [int(i) for i in ids if i is not None]
 
 
-class _RowSampler:
-    """A logits processor that samples each row with its own generator and settings,
-    then leaves only the chosen token, so greedy decoding in ``generate`` picks it.
+@dataclass(frozen=True)
+class _SentenceTokens:
+    """Which tokens end a sentence, from the tokenizer's vocabulary (see
+    generation.endings): a CJK full stop ends one at once; a Latin one ("." "!" "?")
+    only when the next token starts with a space or line break, so "3.5" and "e.g."
+    mid-sentence go on."""
 
-    Per-row generators make a row's draft independent of the rest of the batch;
-    per-row settings let requests with different sampling share one batch; the
-    per-row token budget forces an eos, so short requests stop early. Penalty, eos
-    masking and top-k run batched on the model's device; only the top-k candidates go
-    to the CPU, where each row draws with its own generator.
-    """
+    cjk_end: frozenset[int]
+    latin_end: frozenset[int]
+    space_start: frozenset[int]
 
-    def __init__(self, rows: list[_Row], prompt_width: int, eos_ids: list[int]):
-        import torch
+    @classmethod
+    def of(cls, tokenizer: Any) -> _SentenceTokens:
+        texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        ends = sentence_end_ids(texts)
+        cjk = {i for i, t in enumerate(texts) if ends[i] and t.rstrip()[-1:] in "。！？」』】》"}
+        return cls(
+            cjk_end=frozenset(cjk),
+            latin_end=frozenset(i for i, end in enumerate(ends) if end and i not in cjk),
+            space_start=frozenset(i for i, t in enumerate(texts) if t[:1].isspace()),
+        )
 
-        self.rows = rows
-        self.prompt_width = prompt_width
-        self.eos_ids = eos_ids
-        self.generators = []
-        for row in rows:
-            gen = torch.Generator(device="cpu")
-            gen.manual_seed(row.seed)
-            self.generators.append(gen)
-        self.penalty = torch.tensor([r.sampling.repetition_penalty for r in rows])
-        self.min_new = torch.tensor([r.min_new for r in rows])
-        self.pad_width = [prompt_width - len(r.prompt_ids) for r in rows]
-        self.top_k = max((r.sampling.top_k for r in rows), default=0)
-        if any(r.sampling.top_k == 0 for r in rows):
-            self.top_k = 0  # some row samples from the whole vocabulary
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        step = input_ids.shape[1] - self.prompt_width
-        device = scores.device
-        scores = scores.float()
-        if bool((self.penalty != 1.0).any()):
-            scores = self._apply_penalty(input_ids, scores)
-        early = (self.min_new > step).to(device)
-        if bool(early.any()):
-            eos = torch.tensor(self.eos_ids, device=device)
-            scores[early.nonzero()[:, :1], eos] = float("-inf")  # (rows, 1) x (eos,)
-        k = scores.shape[1] if self.top_k == 0 else min(self.top_k, scores.shape[1])
-        values, ids = torch.topk(scores, k, dim=-1)
-        values, ids = values.cpu(), ids.cpu()
-        chosen = []
-        for i, row in enumerate(self.rows):
-            if step >= row.max_new:
-                chosen.append(self.eos_ids[0])
-            else:
-                chosen.append(self._choose(values[i], ids[i], row.sampling, self.generators[i]))
-        out = torch.full_like(scores, float("-inf"))
-        out[torch.arange(len(self.rows), device=device), torch.tensor(chosen, device=device)] = 0.0
-        return out
-
-    def _apply_penalty(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        ids = input_ids.clone()
-        for i, pad in enumerate(self.pad_width):
-            if pad:
-                # Padding must not be penalised (pad can be eos): point padded places at
-                # the row's first real token, which gets the same penalty anyway.
-                ids[i, :pad] = ids[i, pad]
-        picked = scores.gather(1, ids)
-        penalty = self.penalty.to(scores.device).unsqueeze(1)
-        picked = torch.where(picked > 0, picked / penalty, picked * penalty)
-        return scores.scatter(1, ids, picked)
-
-    @staticmethod
-    def _choose(values: Any, ids: Any, params: SamplingParams, generator: Any) -> int:
-        """Draw one token from the row's top candidates (sorted by score, on the CPU)."""
-        import torch
-
-        if params.temperature == 0:
-            return int(ids[0])
-        if params.top_k:
-            values, ids = values[: params.top_k], ids[: params.top_k]
-        probs = torch.softmax(values / params.temperature, dim=-1)
-        if params.top_p < 1.0:
-            before = torch.cumsum(probs, dim=-1) - probs
-            keep = before < params.top_p
-            keep[0] = True
-            probs, ids = probs[keep], ids[keep]
-        # Candidates in token-id order: a rounding-level change in the logits moves an
-        # interval boundary by ~1e-6 instead of reordering whole intervals.
-        order = torch.argsort(ids)
-        probs, ids = probs[order].double(), ids[order]
-        cumulative = torch.cumsum(probs / probs.sum(), 0)
-        draw = torch.rand(1, generator=generator, dtype=torch.float64)
-        index = int(torch.searchsorted(cumulative, draw).item())
-        return int(ids[min(index, len(ids) - 1)])
+    def ends_before(self, previous: int, token: int) -> bool:
+        """True when a sentence ended with ``previous``, given the ``token`` after it."""
+        return previous in self.cjk_end or (previous in self.latin_end
+                                            and token in self.space_start)

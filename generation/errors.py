@@ -54,6 +54,10 @@ class UnknownKindError(PromptError):
     """The content kind has no registered template."""
 
 
+class UnknownLanguageError(PromptError):
+    """The content language is not registered (``generation.languages``)."""
+
+
 class MissingFieldError(PromptError):
     """A field the content kind requires is empty or missing."""
 

@@ -1,6 +1,7 @@
 """Tiny random models for fast tests: built from a config, tokenizer trained on the spot.
 
-Nothing is downloaded. The model has the same architecture family as the bundled
+Nothing is downloaded. The tokenizer is byte-level (it encodes any text) and is trained
+on English and Simplified Chinese lines, so both languages get merged tokens. The model has the same architecture family as the bundled
 SmolLM2 (Llama) and a ChatML chat template, so every code path that runs on the real
 model runs on it too, only faster and with nonsense output.
 """
@@ -28,6 +29,16 @@ _CORPUS = [
     "Must: use short sentences. Must not: use jargon. Banned terms: cheap, guaranteed.",
     "0123456789 !?.,;:'\"()[]{}<>/@#%&*+-=_ news social post email faq summary",
 ]
+# Simplified Chinese, so the common characters of a Chinese prompt and draft get tokens
+# of their own (the byte-level alphabet already encodes any text). Added to the
+# vocabulary after the English merges, which stay as they were.
+_CORPUS_ZH = [
+    "请写一篇约三百字的文章，标题为“咖啡”。品牌语气：温暖、简洁。读者：忙碌的父母。",
+    "你是内容团队的专业撰稿人。请严格按照写作要求，只输出正文，并遵守品牌规则。",
+    "这款产品是最便宜的选择。我们的咖啡豆在山上慢慢烘焙，当天包装发货。",
+    "问：怎么重置密码？答：打开设置，选择重置。主题：您的订单已发货。",
+    "必须：使用短句。禁止：使用行话。不得使用以下词语：便宜、保证。",
+]
 
 
 def build_tiny_model(
@@ -39,12 +50,14 @@ def build_tiny_model(
     heads: int = 4,
     max_positions: int = 512,
     seed: int = 0,
+    chinese_tokens: bool = True,
 ) -> Path:
     """Write a tiny random Llama model and a BPE tokenizer to ``path`` and return it.
 
     The folder is a normal Hugging Face model folder (config, safetensors weights,
     tokenizer with a ChatML template), so it can be used wherever a local model
-    folder is accepted.
+    folder is accepted. ``chinese_tokens``: give the Chinese characters of the training
+    lines a token each (on by default; English tokenizes the same either way).
     """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -63,6 +76,8 @@ def build_tiny_model(
         show_progress=False,
     )
     raw.train_from_iterator(_CORPUS * 20, trainer)
+    if chinese_tokens:
+        raw.add_tokens(sorted({c for line in _CORPUS_ZH for c in line if ord(c) > 0x2000}))
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=raw,
         unk_token="<unk>",

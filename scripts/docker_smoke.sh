@@ -138,9 +138,9 @@ wait_healthy() {  # service, timeout in s
 for service in postgres redis web; do wait_healthy "$service" 240; done
 log "postgres, redis, migrate and web healthy after $((SECONDS - start)) s"
 
-log "manage.py create_team and drf_create_token"
+log "manage.py create_team and create_token"
 dc run --rm -T --no-deps web python manage.py create_team "Smoke Roasters" --admin smoke-admin | tail -2
-TOKEN="$(dc run --rm -T --no-deps web python manage.py drf_create_token smoke-admin | awk '{print $3}')"
+TOKEN="$(dc run --rm -T --no-deps web python manage.py create_token smoke-admin | awk '{print $2}')"
 PROJECT_ID="$(dc run --rm -T --no-deps web python manage.py shell -c "
 from django.contrib.auth import get_user_model
 from studio.models import Team

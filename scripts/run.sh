@@ -2,8 +2,11 @@
 # One command to run the whole studio on this machine: installs, migrates, loads demo
 # data, starts Redis (if none answers), the web server, a generation worker, a training
 # worker and the scheduler, then prints the URL and the demo logins. Ctrl-C stops all.
+#   ./scripts/run.sh          DEBUG off: the studio's own error pages, static files by whitenoise
+#   ./scripts/run.sh --dev    DEBUG on (or DEBUG=true): Django's debug pages, for development
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/run_env.sh "$@"
 ./scripts/setup.sh
 
 export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}
@@ -35,6 +38,11 @@ else
 fi
 
 $PY manage.py migrate --no-input -v0
+if [ "$DEBUG" != true ]; then
+  # DEBUG off: whitenoise serves the collected (hashed, compressed) files.
+  echo "==> collecting static files"
+  $PY manage.py collectstatic --no-input -v0
+fi
 $PY manage.py seed_demo > var/log/seed.log
 $PY manage.py prepare_models 2>&1 | tee var/log/prepare_models.log | tail -n 2 || true
 
@@ -63,10 +71,13 @@ done
 
 cat <<MSG
 
-  Content Studio is running:  http://$HOST:$PORT/
+  Content Studio is running:  http://$HOST:$PORT/   (DEBUG=$DEBUG; --dev turns it on)
 
   Demo logins (team "Demo Roasters"):
 $(sed -n 's/^  /    /p' var/log/seed.log)
+
+  Django admin (/admin/) is for an operator only; none of the demo accounts is one.
+  Make one with:  .venv/bin/python manage.py createsuperuser
 
   Logs: var/log/   (web, worker-generate, worker-train, beat, redis)
   Press Ctrl-C to stop everything.

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from studio.models import (
@@ -22,6 +22,7 @@ from studio.models import (
 )
 from studio.services.errors import StudioError
 from studio.services.members import is_operator, member_add, member_remove, member_set_role
+from studio.services.projects import OPERATOR_FIELDS, project_update_settings
 
 
 class MembershipInline(admin.TabularInline):
@@ -40,11 +41,26 @@ class MembershipInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the admin shows but never changes: their rules live in the studio's
+    services (tenancy, review, training, promotion), which this admin does not bypass."""
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ReadOnlyAdmin):
+    """Teams are made with ``manage.py create_team`` (audited, with a first admin)."""
+
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
 
@@ -111,16 +127,43 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    """An operator changes a project's settings (and base model) through
+    ``project_update_settings``, exactly as the settings page does: the same validation
+    (webhook URLs included) and audit row. Projects are added by team admins in the
+    studio; the team and live model are not changed here (promotion is gated there)."""
+
     list_display = ["name", "team", "live_model", "auto_retrain_threshold", "updated_at"]
     list_filter = ["team"]
     search_fields = ["name"]
-    # Promotion and rollback happen in the studio (model_promote): gated and audited.
-    readonly_fields = ["live_model"]
+    fields = ["team", *OPERATOR_FIELDS, "live_model"]
+    readonly_fields = ["team", "live_model"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = None
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        project_update_settings(user=request.user, project_id=obj.pk,
+                                data={f: form.cleaned_data[f] for f in form.changed_data})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ValidationError, StudioError) as exc:
+            # The admin wrapped the save in a transaction: by now it is rolled back.
+            self.message_user(request, " ".join(exc.messages), level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(Brief)
-class BriefAdmin(admin.ModelAdmin):
+class BriefAdmin(ReadOnlyAdmin):
     list_display = ["title", "project", "kind", "status", "variants", "author", "created_at"]
     list_filter = ["status", "kind", "project__team"]
     search_fields = ["title", "instructions"]
@@ -129,7 +172,7 @@ class BriefAdmin(admin.ModelAdmin):
 
 
 @admin.register(GenerationJob)
-class GenerationJobAdmin(admin.ModelAdmin):
+class GenerationJobAdmin(ReadOnlyAdmin):
     list_display = ["id", "brief", "status", "attempts", "model_version", "created_at",
                     "finished_at"]
     list_filter = ["status"]
@@ -137,7 +180,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Draft)
-class DraftAdmin(admin.ModelAdmin):
+class DraftAdmin(ReadOnlyAdmin):
     list_display = ["id", "project", "job", "variant", "status", "version", "claimed_by",
                     "created_at"]
     list_filter = ["status", "project__team"]
@@ -145,17 +188,8 @@ class DraftAdmin(admin.ModelAdmin):
     raw_id_fields = ["job", "project", "claimed_by"]
 
 
-class AppendOnlyAdmin(admin.ModelAdmin):
+class AppendOnlyAdmin(ReadOnlyAdmin):
     """Rows that are a record of what happened: readable, never edited or deleted."""
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(Review)
@@ -171,7 +205,7 @@ class AuditEventAdmin(AppendOnlyAdmin):
 
 
 @admin.register(TrainingExample)
-class TrainingExampleAdmin(admin.ModelAdmin):
+class TrainingExampleAdmin(ReadOnlyAdmin):
     list_display = ["id", "project", "kind", "content_kind", "excluded", "created_at"]
     list_filter = ["kind", "excluded", "project__team"]
     search_fields = ["completion"]
@@ -181,23 +215,20 @@ class TrainingExampleAdmin(admin.ModelAdmin):
                        "rejected_completion", "reason_tags", "source_review", "excluded",
                        "created_at"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
 
 @admin.register(DatasetSnapshot)
-class DatasetSnapshotAdmin(admin.ModelAdmin):
+class DatasetSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["id", "project", "content_hash", "created_at"]
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(admin.ModelAdmin):
+class TrainingJobAdmin(ReadOnlyAdmin):
     list_display = ["id", "project", "method", "status", "step", "total_steps", "created_at"]
     list_filter = ["status", "method"]
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ["project", "number", "status", "base_model", "created_at", "promoted_at"]
     list_filter = ["status"]
     # Status is changed by training and by promotion in the studio (gated, audited); the

@@ -25,6 +25,8 @@ from django.http import Http404
 from studio.models import (
     Brief,
     Draft,
+    GenerationJob,
+    KnowledgeDocument,
     Membership,
     ModelVersion,
     Project,
@@ -42,15 +44,17 @@ if TYPE_CHECKING:
 
 class Need(enum.Enum):
     VIEW = "view"  # read the team's projects, briefs, drafts, versions
-    SUBMIT = "submit"  # create briefs, regenerate, pick A/B variants
+    SUBMIT = "submit"  # create briefs, regenerate or cancel a run
+    AB_TEST = "ab_test"  # pick A/B variants, report their results (README: marketers, admins)
     REVIEW = "review"  # approve, edit, reject drafts
     ADMIN = "admin"  # project settings, members, training, promote and roll back
+    KNOWLEDGE = "knowledge"  # add, edit and delete a project's documents and facts
 
 
 ROLE_NEEDS: dict[str, frozenset[Need]] = {
     Role.ADMIN: frozenset(Need),
     Role.EDITOR: frozenset({Need.VIEW, Need.SUBMIT, Need.REVIEW}),
-    Role.MARKETER: frozenset({Need.VIEW, Need.SUBMIT}),
+    Role.MARKETER: frozenset({Need.VIEW, Need.SUBMIT, Need.AB_TEST, Need.KNOWLEDGE}),
 }
 
 
@@ -134,6 +138,19 @@ def brief_for_user(user: AnyUser, brief_id: object, *, need: Need = Need.VIEW) -
     return brief
 
 
+def generation_jobs_visible_to(user: AnyUser) -> QuerySet[GenerationJob]:
+    return GenerationJob.objects.filter(brief__project__team__in=teams_visible_to(user))
+
+
+def generation_job_for_user(
+    user: AnyUser, job_id: object, *, need: Need = Need.VIEW
+) -> GenerationJob:
+    """A generation job of the user's team (404 otherwise); ``need`` SUBMIT to cancel it."""
+    job = _get(GenerationJob.objects.select_related("brief__project__team"), job_id)
+    _check(user, job.brief.project.team_id, need)
+    return job
+
+
 def drafts_visible_to(user: AnyUser) -> QuerySet[Draft]:
     return Draft.objects.filter(project__team__in=teams_visible_to(user))
 
@@ -142,6 +159,21 @@ def draft_for_user(user: AnyUser, draft_id: object, *, need: Need = Need.VIEW) -
     draft = _get(Draft.objects.select_related("project__team", "job__brief"), draft_id)
     _check(user, draft.project.team_id, need)
     return draft
+
+
+# Knowledge -------------------------------------------------------------------------
+
+
+def knowledge_visible_to(user: AnyUser) -> QuerySet[KnowledgeDocument]:
+    return KnowledgeDocument.objects.filter(project__team__in=teams_visible_to(user))
+
+
+def knowledge_document_for_user(
+    user: AnyUser, document_id: object, *, need: Need = Need.VIEW
+) -> KnowledgeDocument:
+    document = _get(KnowledgeDocument.objects.select_related("project__team"), document_id)
+    _check(user, document.project.team_id, need)
+    return document
 
 
 # Training and models ---------------------------------------------------------------

@@ -8,6 +8,7 @@ give SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -66,13 +67,16 @@ INSTALLED_APPS = [
     "template_partials",
     "django_htmx",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "studio",
 ]
 
 MIDDLEWARE = [
+    # First, so every response carries the CSP: a 400 for a bad Host header, an HTTPS
+    # redirect and static files included, not only what the views answer.
+    "csp.middleware.CSPMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,9 +85,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "studio.middleware.CurrentTeamMiddleware",
+    "studio.middleware.PasswordChangeRequiredMiddleware",
+    # Turns a login refused for too many failures into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "studio.urls"
@@ -126,13 +132,43 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": envint("PASSWORD_MIN_LENGTH", 12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# Failed sign-ins (django-axes): after LOGIN_FAILURE_LIMIT failures for one username, or
+# from one address, that account or address is refused (429, with the wait) for
+# LOGIN_LOCKOUT_MINUTES; a success clears the count. The same count guards creating an
+# API token, which asks for the password again. Operators unlock early with
+# `manage.py axes_reset_username <name>` / `axes_reset_ip <address>`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Behind a proxy every request comes from the proxy's address: count the client's, the
+# address that many hops from the right of X-Forwarded-For (0: the socket's address).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "studio.services.accounts.client_address"
+
+# API tokens (Authorization: Token <key>) stop working this many days after they are
+# made, when their owner revokes them, and when the owner's password changes.
+API_TOKEN_DAYS = envint("API_TOKEN_DAYS", 90)
+# Requests with a wrong token one address may make in any 60 seconds before it gets 429.
+API_TOKEN_FAILURE_RATE = envint("API_TOKEN_FAILURE_RATE", 20)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
@@ -155,6 +191,8 @@ STORAGES = {
 
 # Request size: a brief's source text is capped by the form; this is the hard stop.
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
+# How deep a JSON body may nest lists and objects (the API's bodies need 4): deeper is 400.
+API_JSON_MAX_DEPTH = envint("API_JSON_MAX_DEPTH", 32)
 
 # Security. In production (DEBUG off) everything secure is on by default.
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
@@ -218,14 +256,34 @@ TRAINING_STUCK_AFTER = envint("TRAINING_STUCK_AFTER", 300)
 TRAINING_MAX_ATTEMPTS = envint("TRAINING_MAX_ATTEMPTS", 3)
 # Seconds between checks for projects with enough new examples to retrain (auto-retrain).
 AUTO_RETRAIN_EVERY = envint("AUTO_RETRAIN_EVERY", 15 * 60)
-# Jobs on the same base model a worker takes into one batched model call.
+# Jobs on the same base model a worker writes at once: its continuous batch takes the next
+# job (teams in turn) at the next decoding step while fewer are running.
 GENERATION_MICRO_BATCH = envint("GENERATION_MICRO_BATCH", 8)
+# Seconds a running job's partial text stays in Redis after its last write (it is deleted
+# when the drafts land; this bounds what a killed worker leaves behind).
+GENERATION_PARTIAL_TTL = envint("GENERATION_PARTIAL_TTL", 600)
 # Characters of the project's own text each draft is checked against for near-copies: the
 # prompt's examples, then the training snapshot of the model writing it, then approved
 # texts, newest first. The index is built for every job, about 0.4 s and 65 MB per million
 # characters on a 2-core CPU: 2 M, about 1,000 texts of 300 words, take 0.8 s and 130 MB;
 # all of 5,000 such texts (9.2 M) would take 3.2 s and 630 MB.
 GENERATION_REFERENCE_CHARS = envint("GENERATION_REFERENCE_CHARS", 2_000_000)
+
+# Project knowledge (documents and facts that briefs retrieve into their prompts).
+# An upload larger than this is refused from its Content-Length, before it is read.
+KNOWLEDGE_UPLOAD_MAX_BYTES = envint("KNOWLEDGE_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Characters of text one document may hold (typed, or extracted from a file).
+KNOWLEDGE_DOCUMENT_MAX_CHARS = envint("KNOWLEDGE_DOCUMENT_MAX_CHARS", 1_000_000)
+# Lines a project's fact list may hold.
+KNOWLEDGE_MAX_FACTS = envint("KNOWLEDGE_MAX_FACTS", 2_000)
+# Passages a project may hold in all: every job ranks them all (BM25 over 20,000
+# passages of 600 characters takes about 1 s on a 2-core CPU).
+KNOWLEDGE_PROJECT_MAX_PASSAGES = envint("KNOWLEDGE_PROJECT_MAX_PASSAGES", 20_000)
+# Longest passage a document is split into (a few sentences).
+KNOWLEDGE_PASSAGE_CHARS = envint("KNOWLEDGE_PASSAGE_CHARS", 600)
+# Passages retrieved per brief, and the characters they may fill in its prompt together.
+KNOWLEDGE_TOP_K = envint("KNOWLEDGE_TOP_K", 5)
+KNOWLEDGE_PROMPT_CHARS = envint("KNOWLEDGE_PROMPT_CHARS", 2_400)
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -286,6 +344,11 @@ GENERATION_DEVICE = os.environ.get("GENERATION_DEVICE", "") or None
 # room to spare). The brief form allows at most the words that fit; a capped request's
 # prompt asks for the length the cap can hold.
 GENERATION_MAX_NEW_TOKENS = envint("GENERATION_MAX_NEW_TOKENS", 2048)
+# The promotion gate (generation.gate): held-out briefs it writes for (at most), tokens
+# per gate draft (at most), and bootstrap resamples of the paired edit-cost difference.
+GATE_MAX_BRIEFS = envint("GATE_MAX_BRIEFS", 16)
+GATE_MAX_NEW_TOKENS = envint("GATE_MAX_NEW_TOKENS", 96)
+GATE_BOOTSTRAP_RESAMPLES = envint("GATE_BOOTSTRAP_RESAMPLES", 2000)
 
 # Webhooks may go only to public addresses (no loopback, private, link-local or
 # metadata addresses: SSRF guard). True lifts that rule and exists only so tests can
@@ -317,9 +380,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Content Studio <studi
 STUDIO_BASE_URL = os.environ.get("STUDIO_BASE_URL", "http://127.0.0.1:8000")
 
 REST_FRAMEWORK = {
+    # Size and depth limits on every JSON body (studio/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["studio.api.parsers.StudioJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "studio.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -345,6 +410,8 @@ SPECTACULAR_SETTINGS = {
         "ModelVersionStatusEnum": "studio.models.training.ModelVersion.Status",
         "ContentKindEnum": "studio.models.briefs.kind_choices",
         "TrainingExampleKindEnum": "studio.models.training.TrainingExample.Kind",
+        "NotificationKindEnum": "studio.models.notifications.NotificationKind",
+        "KnowledgeDocumentKindEnum": "studio.models.knowledge.KnowledgeDocument.Kind",
     },
 }
 # Generation requests (brief submit, regenerate: the API and the pages together) one team

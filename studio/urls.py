@@ -2,29 +2,22 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, reverse_lazy
+from django.urls import include, path
 
 from studio.api.views.health import healthz
-from studio.views import dashboard, members, notifications, projects
+from studio.views import accounts, dashboard, members, notifications, projects
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="registration/login.html",
-                                     redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", dashboard.StudioLogoutView.as_view(), name="logout"),
-    # New members get a generated password (member_invite, create_team): they change it here.
-    path(
-        "account/password/",
-        auth_views.PasswordChangeView.as_view(
-            template_name="registration/password_change_form.html",
-            success_url=reverse_lazy("password_change_done"),
-        ),
-        name="password_change",
-    ),
+    path("account/password/", accounts.PasswordChangeView.as_view(), name="password_change"),
+    # New members get a one-time password (member_invite, create_team): signing in with it
+    # leads here, and nowhere else, until they choose their own.
+    path("account/password/new/", accounts.password_set, name="password_set"),
+    path("account/tokens/", accounts.api_tokens, name="api_tokens"),
+    path("account/tokens/<int:token_id>/revoke/", accounts.api_token_delete,
+         name="api_token_revoke"),
     path(
         "account/password/done/",
         auth_views.PasswordChangeDoneView.as_view(
@@ -49,6 +42,7 @@ urlpatterns = [
     path("", include("studio.views.urls_desk")),
     path("", include("studio.views.urls_generation")),
     path("", include("studio.views.urls_training")),
+    path("", include("studio.views.urls_knowledge")),
     path("api/", include("studio.api.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

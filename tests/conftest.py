@@ -23,6 +23,9 @@ from tests.factories import (
 def _test_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     # PBKDF2 costs ~0.3 s a user on this CPU; tests don't need a slow hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # django-axes refuses client.login() (no request to count failures by); the lockout
+    # tests (tests/studio/test_login_lockout.py) switch it back on.
+    settings.AXES_ENABLED = False
     # Snapshots and adapters written by tests stay out of the checkout's var/.
     files = tmp_path_factory.getbasetemp() / "studio-files"
     settings.DATASET_DIR = files / "datasets"

@@ -5,18 +5,33 @@ fields (the studio builds the kind's brief form, its choices and its API values 
 
 A template turns a brief into the task text of the user message. The system message
 (brand voice, rules, banned terms) and the common fields are added by the builder, so
-a template only says what is special about its kind.
+a template only says what is special about its kind. ``translations`` holds its task
+text and field labels in other content languages (``generation.languages``); a language
+it lacks gets the English task and a line asking for that language.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from generation.errors import MissingFieldError, UnknownKindError
+from generation.languages import ENGLISH, get_language
 from generation.prompts.types import BriefInput, KindField, KindSpec
 
-MAX_TARGET_WORDS = 4000
+# The longest English target (words); each language has its own (``max_target``).
+MAX_TARGET_WORDS = ENGLISH.max_target
+
+
+@dataclass(frozen=True)
+class KindText:
+    """A kind's task text in one language: ``ask`` with ``{target_words}`` (the length
+    in the language's unit) and ``{title}``, and the prompt labels of its extra fields
+    (a field without one keeps its English label)."""
+
+    ask: str
+    field_labels: Mapping[str, str] = field(default_factory=dict)
 
 COMMON_FIELDS: tuple[KindField, ...] = (
     KindField("title", "Title", required=True, max_length=200),
@@ -43,6 +58,8 @@ class KindTemplate:
     extra_fields: ClassVar[tuple[KindField, ...]] = ()
     # What the model is asked to write, with {target_words} filled in.
     ask: ClassVar[str]
+    # The same in other content languages, by language code.
+    translations: ClassVar[Mapping[str, KindText]] = {}
 
     @classmethod
     def spec(cls) -> KindSpec:
@@ -89,21 +106,30 @@ class KindTemplate:
                     raise MissingFieldError(
                         f"{cls.name}: {f.name} must be one of {', '.join(f.choices)}, got {value!r}"
                     )
-        if not 1 <= brief.target_words <= MAX_TARGET_WORDS:
+        most = get_language(brief.language).max_target
+        if not 1 <= brief.target_words <= most:
             raise MissingFieldError(
-                f"{cls.name}: target_words must be 1..{MAX_TARGET_WORDS}, got {brief.target_words}"
+                f"{cls.name}: target_words must be 1..{most}, got {brief.target_words}"
             )
 
     @classmethod
     def task(cls, brief: BriefInput) -> list[str]:
-        """Lines that say what to write; kinds with extra fields add them here."""
-        lines = [cls.ask.format(target_words=brief.target_words, title=brief.title.strip())]
+        """Lines that say what to write, in the brief's language; kinds with extra
+        fields add them here."""
+        language = get_language(brief.language)
+        text = cls.translations.get(language.code)
+        ask = text.ask if text is not None else cls.ask
+        lines = [ask.format(target_words=brief.target_words, title=brief.title.strip())]
+        if text is None and language.code != ENGLISH.code:
+            lines.append(language.prompt.write_in)
+        labels = text.field_labels if text is not None else {}
         for f in cls.extra_fields:
             if f.name == "source_text":
                 continue
             value = cls.extra_value(brief, f.name)
             if value:
-                lines.append(f"{f.label}: {value}")
+                lines.append(language.prompt.field.format(label=labels.get(f.name, f.label),
+                                                          value=value))
         return lines
 
 
@@ -125,6 +151,7 @@ class ArticleTemplate(KindTemplate):
     hint = "A blog post or feature in the house voice."
     default_target_words = 600
     ask = "Write an article of about {target_words} words titled \"{title}\"."
+    translations = {"zh-hans": KindText("请写一篇约{target_words}字的文章，标题为“{title}”。")}
 
 
 class NewsTemplate(KindTemplate):
@@ -141,6 +168,11 @@ class NewsTemplate(KindTemplate):
         "Write a news story of about {target_words} words headlined \"{title}\". "
         "Put the most important facts first and stay factual."
     )
+    translations = {"zh-hans": KindText(
+        "请写一篇约{target_words}字的新闻报道，标题为“{title}”。把最重要的事实放在最前面，"
+        "保持客观。",
+        {"location": "地点"},
+    )}
 
 
 class AdCopyTemplate(KindTemplate):
@@ -162,6 +194,11 @@ class AdCopyTemplate(KindTemplate):
         "Write ad copy of about {target_words} words for \"{title}\": a headline, a short "
         "body and a call to action."
     )
+    translations = {"zh-hans": KindText(
+        "请为“{title}”写一段约{target_words}字的广告文案：一个标题、一段简短正文和一句"
+        "行动号召。",
+        {"product": "产品", "channel": "投放渠道", "call_to_action": "行动号召"},
+    )}
 
 
 class SummaryTemplate(KindTemplate):
@@ -178,6 +215,9 @@ class SummaryTemplate(KindTemplate):
         "Summarise the source text below in about {target_words} words under the title "
         "\"{title}\". Do not add facts that are not in the source."
     )
+    translations = {"zh-hans": KindText(
+        "请用约{target_words}字概括下面的原文，标题为“{title}”。不要添加原文中没有的事实。"
+    )}
 
 
 class OutlineTemplate(KindTemplate):
@@ -194,6 +234,10 @@ class OutlineTemplate(KindTemplate):
         "Write a chapter outline for \"{title}\" in about {target_words} words: numbered "
         "chapters, each with a title and one or two sentences."
     )
+    translations = {"zh-hans": KindText(
+        "请为“{title}”写一份约{target_words}字的章节大纲：章节编号，每章有标题和一两句说明。",
+        {"chapters": "章节数"},
+    )}
 
 
 class SocialPostTemplate(KindTemplate):
@@ -207,6 +251,9 @@ class SocialPostTemplate(KindTemplate):
                   choices=("Instagram", "LinkedIn", "X", "Facebook", "TikTok")),
     )
     ask = "Write a social media post of about {target_words} words about \"{title}\"."
+    translations = {"zh-hans": KindText(
+        "请写一条约{target_words}字的社交媒体帖子，主题是“{title}”。", {"platform": "平台"}
+    )}
 
 
 class EmailTemplate(KindTemplate):
@@ -222,6 +269,10 @@ class EmailTemplate(KindTemplate):
         "Write an email of about {target_words} words about \"{title}\". Start with a "
         "line \"Subject: ...\", then the body."
     )
+    translations = {"zh-hans": KindText(
+        "请写一封约{target_words}字的邮件，内容关于“{title}”。第一行写“主题：……”，然后是正文。",
+        {"subject_hint": "主题方向"},
+    )}
 
 
 class FaqTemplate(KindTemplate):
@@ -239,6 +290,11 @@ class FaqTemplate(KindTemplate):
         "Write a FAQ of about {target_words} words about \"{title}\". Write each question "
         "on a line starting with \"Q:\" and its answer on a line starting with \"A:\"."
     )
+    translations = {"zh-hans": KindText(
+        "请写一份约{target_words}字的常见问题解答，主题是“{title}”。每个问题单独一行，以"
+        "“问：”开头；答案另起一行，以“答：”开头。",
+        {"questions": "问题数量"},
+    )}
 
 
 _TEMPLATES: dict[str, type[KindTemplate]] = {}
@@ -261,6 +317,14 @@ KINDS: dict[str, KindSpec] = {}
 for _template in (ArticleTemplate, NewsTemplate, AdCopyTemplate, SummaryTemplate,
                   OutlineTemplate, SocialPostTemplate, EmailTemplate, FaqTemplate):
     register_kind(_template)
+
+
+def default_target(kind: str, language: str = ENGLISH.code) -> int:
+    """The kind's default target length in the language's unit: its default in words,
+    scaled by the language's units per word (600 words → 960 Chinese characters)."""
+    words = get_template(kind).default_target_words
+    scale = get_language(language).units_per_word
+    return words if scale == 1 else max(10, round(words * scale / 10) * 10)
 
 
 def get_template(kind: str) -> type[KindTemplate]:

@@ -12,7 +12,11 @@ FieldType = Literal["text", "textarea", "int", "list", "choice"]
 @dataclass(frozen=True)
 class BriefInput:
     """What a brief asks for. Kind-specific fields (``product``, ``chapters``...) go in
-    ``extra``; :data:`generation.prompts.KINDS` lists which ones each kind accepts."""
+    ``extra``; :data:`generation.prompts.KINDS` lists which ones each kind accepts.
+
+    ``language`` is the project's content language (``generation.languages``): the
+    prompt is written in it, and ``target_words`` is the target length in its unit
+    (words for English, characters for Chinese)."""
 
     kind: str
     title: str
@@ -23,6 +27,7 @@ class BriefInput:
     target_words: int = 300
     source_text: str = ""
     extra: Mapping[str, str | int] = field(default_factory=dict)
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -100,3 +105,6 @@ class BuiltPrompt:
     examples_used: int
     examples_dropped: int
     source_trimmed: bool
+    # How many of the knowledge passages given (best first) are in the prompt: the rest
+    # were left out to fit the context window.
+    knowledge_used: int = 0

@@ -22,6 +22,7 @@ from generation.training.config import (
 from generation.training.data import (
     PreferenceExample,
     SFTExample,
+    plain_turns,
     scrub_messages,
     scrub_personal_data,
     to_jsonl,
@@ -81,6 +82,7 @@ __all__ = [
     "compare",
     "evaluate_adapter",
     "load_snapshot",
+    "plain_turns",
     "scrub_messages",
     "scrub_personal_data",
     "to_jsonl",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generation.checks import CARD, EMAIL, PHONE, find_personal_data
+from generation.checks import CARD, EMAIL, ID_NUMBER, PHONE, find_personal_data
 from generation.training.errors import InvalidExample
 
 PROMPT_ROLES = frozenset({"system", "user", "assistant"})
@@ -83,6 +84,10 @@ class SFTExample:
             + [{"role": "assistant", "content": self.completion}]
         }
 
+    def to_openai_record(self) -> dict[str, Any]:
+        """OpenAI's chat fine-tuning line: the same plain turns as "messages"."""
+        return self.to_messages_record()
+
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> SFTExample:
         """Parse a record written by :meth:`to_record` (or a "messages" record)."""
@@ -130,6 +135,15 @@ class PreferenceExample:
             "rejected": [{"role": "assistant", "content": self.rejected}],
         }
 
+    def to_openai_record(self) -> dict[str, Any]:
+        """OpenAI's preference (DPO) fine-tuning line: the prompt turns as ``input``,
+        the editor's text preferred over the model's."""
+        return {
+            "input": {"messages": [dict(m) for m in self.messages]},
+            "preferred_output": [{"role": "assistant", "content": self.chosen}],
+            "non_preferred_output": [{"role": "assistant", "content": self.rejected}],
+        }
+
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> PreferenceExample:
         """Parse a record written by :meth:`to_record`."""
@@ -160,6 +174,44 @@ def prompt_key(messages: Sequence[Mapping[str, str]]) -> str:
     return _canonical(_normalise_messages(messages))
 
 
+# One turn of a ChatML-rendered prompt (SmolLM2, Qwen2.5 and others): the format the
+# studio's drafts carried their prompt in before they kept the messages themselves.
+_CHATML_TURN = re.compile(r"<\|im_start\|>(system|user|assistant)\n(.*?)<\|im_end\|>\n?", re.S)
+_CHATML_GENERATION_PROMPT = "<|im_start|>assistant\n"
+
+
+def plain_turns(messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The plain system/user/assistant turns of a prompt.
+
+    Drafts written before the studio kept their prompt messages stored the prompt as the
+    model saw it: one text already rendered with the chat template, later wrapped in a
+    single user message, so any trainer applied its template a second time. When
+    ``messages`` is such a single user message holding a ChatML-rendered conversation
+    (the bundled SmolLM2's format and Qwen's), its turns are returned as they were before
+    rendering (the trailing generation prompt dropped); anything else is returned as is.
+    The text must parse whole, and end on a user turn, or it is left alone.
+    """
+    original = [{"role": m.get("role", ""), "content": m.get("content", "")} for m in messages]
+    if len(original) != 1 or original[0]["role"] != "user":
+        return original
+    text = original[0]["content"]
+    if not isinstance(text, str) or not text.startswith("<|im_start|>"):
+        return original
+    body = text.rstrip("\n")
+    if body.endswith(_CHATML_GENERATION_PROMPT.rstrip("\n")):
+        body = body[: -len(_CHATML_GENERATION_PROMPT.rstrip("\n"))]
+    turns: list[dict[str, str]] = []
+    position = 0
+    for match in _CHATML_TURN.finditer(body):
+        if match.start() != position:
+            return original
+        turns.append({"role": match.group(1), "content": match.group(2)})
+        position = match.end()
+    if position != len(body) or not turns or turns[-1]["role"] != "user":
+        return original
+    return turns
+
+
 def to_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
     """Serialise records one JSON object a line, byte-stable for equal input."""
     return "".join(_canonical(r) + "\n" for r in records)
@@ -167,12 +219,13 @@ def to_jsonl(records: Sequence[Mapping[str, Any]]) -> str:
 
 # --- Personal data -------------------------------------------------------------------
 
-PLACEHOLDERS = {EMAIL: "[email]", PHONE: "[phone]", CARD: "[card]"}
+PLACEHOLDERS = {EMAIL: "[email]", PHONE: "[phone]", CARD: "[card]", ID_NUMBER: "[id]"}
 
 
 def scrub_personal_data(text: str) -> str:
-    """Replace each email address, Luhn-valid card number and phone number in ``text``
-    with ``[email]``, ``[card]`` or ``[phone]``.
+    """Replace each email address, Luhn-valid card number, phone number (mainland China
+    mobiles and landlines included) and resident ID number in ``text`` with ``[email]``,
+    ``[card]``, ``[phone]`` or ``[id]``.
 
     Call it on every prompt and completion before storing a training example, so a
     model never learns (and later repeats) a customer's contact or card details. What

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from generation.prompts import neutralise_control_tokens
 from generation.training.adapters import check_safe_adapter
 from generation.training.config import EvalMetrics
 from generation.training.data import SFTExample
@@ -18,8 +19,11 @@ def completion_token_ids(
     """Token ids of prompt + completion and the number of prompt tokens, tokenised the
     way TRL does for conversational prompt-completion data (chat template applied to
     the prompt with the generation prompt, then to the full conversation)."""
-    prompt = list(example.messages)
-    full = prompt + [{"role": "assistant", "content": example.completion}]
+    # Editors' texts are people's text too: a marker in them must not end a turn.
+    prompt = [{"role": m["role"], "content": neutralise_control_tokens(m["content"], tokenizer)}
+              for m in example.messages]
+    full = prompt + [{"role": "assistant",
+                      "content": neutralise_control_tokens(example.completion, tokenizer)}]
     prompt_ids = tokenizer.apply_chat_template(
         prompt, add_generation_prompt=True, tokenize=True, return_dict=True
     )["input_ids"]

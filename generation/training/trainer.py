@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from generation.prompts import neutralise_control_tokens
 from generation.training.adapters import adapter_sha256, fsync_dir, publish_dir
 from generation.training.checkpoints import (
     TRAINING_ARGS_PICKLE,
@@ -84,8 +85,15 @@ def _load_base(base_model_dir: Path, bf16: bool) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def _records(examples: Any) -> list[dict[str, Any]]:
-    return [ex.to_record() for ex in examples]
+def _records(examples: Any, tokenizer: Any) -> list[dict[str, Any]]:
+    """TRL's conversational records, with chat-template markers in the texts defused
+    (TRL applies the chat template itself)."""
+
+    def defuse(turns: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [{**t, "content": neutralise_control_tokens(t["content"], tokenizer)}
+                for t in turns]
+
+    return [{key: defuse(turns) for key, turns in ex.to_record().items()} for ex in examples]
 
 
 def tokenize_sft(
@@ -373,8 +381,8 @@ def _build_dpo_trainer(
     trainer = cls(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(_records(snapshot.preference_train)),
-        eval_dataset=Dataset.from_list(_records(snapshot.preference_eval)) if has_eval else None,
+        train_dataset=Dataset.from_list(_records(snapshot.preference_train, tokenizer)),
+        eval_dataset=Dataset.from_list(_records(snapshot.preference_eval, tokenizer)) if has_eval else None,
         processing_class=tokenizer,
     )
     _prepare_trainer(trainer, config, reporter, has_eval)

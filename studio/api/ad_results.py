@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from studio.api.base import StrictSerializer, StudioAPIView, error_responses
+from studio.api.serializers import PlainTextField
 from studio.models import AdResult
 from studio.permissions import Need, draft_for_user
 from studio.services.ad_results import ad_result_report
@@ -21,7 +22,7 @@ class AdResultInputSerializer(StrictSerializer):
     impressions = serializers.IntegerField(min_value=0, max_value=2_000_000_000)
     clicks = serializers.IntegerField(min_value=0, max_value=2_000_000_000)
     conversions = serializers.IntegerField(min_value=0, max_value=2_000_000_000, required=False)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    note = PlainTextField(required=False, allow_blank=True, max_length=500)
 
 
 class AdResultSerializer(serializers.ModelSerializer):
@@ -49,7 +50,7 @@ class DraftAdResultsView(StudioAPIView):
     def post(self, request: Request, draft_id: int) -> Response:
         """Report what a picked ad copy variant did over one period (marketers and admins).
         Reporting the same period again replaces its numbers (200); a new period is 201."""
-        draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        draft_for_user(request.user, draft_id, need=Need.AB_TEST)
         body = AdResultInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result, created = ad_result_report(user=request.user, draft_id=draft_id,

@@ -7,7 +7,6 @@ the ``StudioError`` family (``studio.services.errors``); here they become the AP
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,18 +16,16 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.authentication import (
-    BaseAuthentication,
-    SessionAuthentication,
-    TokenAuthentication,
-)
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from studio.api.auth import ApiTokenAuthentication
+from studio.api.parsers import PayloadTooLarge, StudioJSONParser
 from studio.models import Draft, Project
 from studio.permissions import Need, role_allows, role_in
 from studio.services.errors import Busy, Stale, StudioError, WrongState
@@ -38,12 +35,6 @@ if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass
 else:
     _PermissionClass = Any
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "payload_too_large"
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -140,6 +131,17 @@ def job_context(request: Request, project: Project) -> dict[str, Any]:
             "is_admin": role_allows(role_in(request.user, project.team_id), Need.ADMIN)}
 
 
+def optional_body(request: Request) -> Any:
+    """The JSON body of an action whose input is optional. An empty form post (what a
+    bare POST from a browser or test client sends) counts as no body, as it did before
+    the action took input; anything else that is not JSON still gets 415."""
+    raw = request._request
+    if (request.content_type.startswith("multipart/form-data")
+            and not raw.POST and not raw.FILES):
+        return {}
+    return request.data or {}
+
+
 def refuse_body(request: Request) -> None:
     """Actions that take no input say so, instead of ignoring what was sent."""
     if not request.data:
@@ -160,20 +162,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return exception_handler(exc, context)
 
 
-class StudioJSONParser(JSONParser):
-    """JSON only, and no lone surrogates anywhere (``"\\ud800"`` is valid JSON but not
-    text: it cannot be stored in PostgreSQL nor rendered back in an error message)."""
-
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise exceptions.ParseError(
-                "JSON parse error - the body holds an invalid character (a lone surrogate)."
-            ) from exc
-        return data
+def content_length(request: Request) -> int:
+    """The body size the request announces (0 when it does not say)."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
 
 
 class StudioMixin:
@@ -181,7 +175,7 @@ class StudioMixin:
     session auth (CSRF enforced by DRF) for the browser."""
 
     authentication_classes: Sequence[type[BaseAuthentication]] = [
-        TokenAuthentication, SessionAuthentication,
+        ApiTokenAuthentication, SessionAuthentication,
     ]
     permission_classes: Sequence[_PermissionClass] = [IsAuthenticated]
     parser_classes: Sequence[type[BaseParser]] = [StudioJSONParser]
@@ -193,13 +187,13 @@ class StudioMixin:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         # DRF parses JSON from the raw stream, which Django's DATA_UPLOAD_MAX_MEMORY_SIZE
         # check does not see: refuse a large body before anything reads it.
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and length > limit:
+        limit = self.body_limit()
+        if limit is not None and content_length(request) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit:,} bytes.")
+
+    def body_limit(self) -> int | None:
+        """The largest body this view reads (a file upload view allows more)."""
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 class StudioAPIView(StudioMixin, APIView):
@@ -265,6 +259,7 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         409: OpenApiResponse(ConflictSerializer, description="Already decided or claimed"),
         412: OpenApiResponse(ConflictSerializer, description="Stale version: both texts"),
         413: OpenApiResponse(ErrorSerializer, description="Body too large"),
+        415: OpenApiResponse(ErrorSerializer, description="Send multipart/form-data"),
         428: OpenApiResponse(ErrorSerializer, description="If-Match missing"),
         429: OpenApiResponse(ErrorSerializer, description="Too many generation requests"),
     }

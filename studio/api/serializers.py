@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
 
 from studio.models import (
     Brief,
+    DatasetSnapshot,
     Draft,
     GenerationJob,
     ModelVersion,
@@ -26,10 +28,25 @@ from studio.selectors.briefs import BRIEF_FILTERS
 from studio.selectors.filters import FilterField
 from studio.selectors.generation import JobProblem, job_problem
 from studio.selectors.reviews import DRAFT_LIST_FILTERS
-from studio.selectors.training import EXAMPLE_FILTERS
+from studio.selectors.training import EXAMPLE_FILTERS, EXPORT_FORMATS
 from studio.services.reviews import BULK_ACTIONS, BULK_MAX, DecisionOutcome
+from studio.validators import plain_text, validate_plain_text
 
 from .base import ETAG_HELP, StrictSerializer, etag_version
+
+
+class PlainTextField(serializers.CharField):
+    """Text under the studio's one input policy (``studio.validators``): ``\r`` becomes
+    ``\n``, control characters are refused with the same message as on the pages."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators
+                           if not isinstance(v, ProhibitNullCharactersValidator)]
+        self.validators.append(validate_plain_text)
+
+    def to_internal_value(self, data: Any) -> str:
+        return plain_text(super().to_internal_value(data))
 
 
 class AllowlistField(serializers.ChoiceField):
@@ -79,7 +96,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "team", "team_name", "name", "brand_voice", "style_must", "style_must_not",
+            "id", "team", "team_name", "name", "language", "brand_voice", "style_must",
+            "style_must_not",
             "banned_terms", "base_model", "live_model",
             "auto_retrain_threshold", "auto_promote", "auto_assign", "created_at", "updated_at",
         ]
@@ -89,19 +107,22 @@ class ProjectSerializer(serializers.ModelSerializer):
 class ProjectSettingsInputSerializer(StrictSerializer):
     """PATCH body: any subset of the settings an admin may change on the settings page."""
 
-    name = serializers.CharField(required=False)
-    brand_voice = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    style_must = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    style_must_not = serializers.CharField(required=False, allow_blank=True,
+    name = PlainTextField(required=False)
+    # Checked by the service against the registered languages.
+    language = serializers.CharField(required=False, max_length=16,
+                                     help_text="Content language: en or zh-hans.")
+    brand_voice = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
+    style_must = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
+    style_must_not = PlainTextField(required=False, allow_blank=True,
                                            trim_whitespace=False)
-    banned_terms = serializers.CharField(required=False, allow_blank=True)
+    banned_terms = PlainTextField(required=False, allow_blank=True)
     auto_retrain_threshold = serializers.IntegerField(required=False, allow_null=True,
                                                       min_value=0, max_value=2**31 - 1)
     auto_promote = serializers.BooleanField(required=False)
     auto_assign = serializers.BooleanField(
         required=False, help_text="true: each brief's new drafts go to the team's editors in turn")
     # Checked by the service (URL form, public address); empty turns webhooks off.
-    webhook_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    webhook_url = PlainTextField(required=False, allow_blank=True, max_length=500)
     rotate_webhook_secret = serializers.BooleanField(
         required=False, default=False,
         help_text="true: replace the webhook signing secret (the answer shows the new one)",
@@ -128,18 +149,24 @@ class BriefInputSerializer(StrictSerializer):
     call_to_action; an outline's chapters…) go in ``extra``; the kind's form checks all."""
 
     kind = KindChoiceField()
-    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    instructions = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    audience = serializers.CharField(required=False, allow_blank=True)
-    tone = serializers.CharField(required=False, allow_blank=True)
-    keywords = serializers.ListField(child=serializers.CharField(allow_blank=True),
+    title = PlainTextField(allow_blank=True, trim_whitespace=False)
+    instructions = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
+    audience = PlainTextField(required=False, allow_blank=True)
+    tone = PlainTextField(required=False, allow_blank=True)
+    keywords = serializers.ListField(child=PlainTextField(allow_blank=True),
                                      required=False, max_length=100)
-    source_text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    source_text = PlainTextField(required=False, allow_blank=True, trim_whitespace=False)
     target_words = serializers.IntegerField(required=False, allow_null=True,
                                             min_value=-(2**31), max_value=2**31 - 1)
     variants = serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1)
     deadline = serializers.DateTimeField(required=False, allow_null=True)
-    extra = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    extra = serializers.DictField(child=PlainTextField(allow_blank=True), required=False)
+
+
+class RegenerateSerializer(StrictSerializer):
+    replace = serializers.BooleanField(
+        default=False, help_text="While a run is queued or running: cancel it and start "
+        "again (without it the answer is 409).")
 
 
 class GenerationJobSerializer(serializers.ModelSerializer):
@@ -176,6 +203,28 @@ class GenerationJobSerializer(serializers.ModelSerializer):
         if not self.context.get("is_admin"):
             return None
         return job.error
+
+
+class PartialVariantSerializer(serializers.Serializer):
+    variant = serializers.IntegerField()
+    text = serializers.CharField(help_text="Written so far: not checked, not a draft.")
+    tokens = serializers.IntegerField(help_text="Tokens written so far.")
+    max = serializers.IntegerField(help_text="The variant's token budget.")
+
+
+class GenerationJobLiveSerializer(serializers.Serializer):
+    """A job while it waits or writes. Queued: ``position`` (1 = next) and ``wait_s``.
+    Running: each variant's text so far, ``elapsed_s`` and ``left_s`` (at most, at the
+    current speed). Other statuses: only ``id`` and ``status``; the drafts are on the
+    brief."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=GenerationJob.Status.choices)
+    position = serializers.IntegerField(allow_null=True)
+    wait_s = serializers.FloatField(allow_null=True)
+    elapsed_s = serializers.FloatField(allow_null=True)
+    left_s = serializers.FloatField(allow_null=True)
+    variants = PartialVariantSerializer(many=True)
 
 
 class BriefListSerializer(serializers.ModelSerializer):
@@ -311,21 +360,21 @@ class DraftSerializer(serializers.ModelSerializer):
 
 
 class ApproveInputSerializer(StrictSerializer):
-    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+    text = PlainTextField(required=False, allow_blank=True, trim_whitespace=False,
                                  help_text="Your edited text; leave out to approve as it is.")
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = PlainTextField(required=False, allow_blank=True)
 
 
 class RejectInputSerializer(StrictSerializer):
     reason_tags = serializers.ListField(
-        child=serializers.CharField(), max_length=20,
+        child=PlainTextField(), max_length=20,
         help_text="One or more of: " + ", ".join(REJECT_REASONS),
     )
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = PlainTextField(required=False, allow_blank=True)
 
 
 class EditInputSerializer(StrictSerializer):
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    text = PlainTextField(allow_blank=True, trim_whitespace=False)
 
 
 class AbPickInputSerializer(StrictSerializer):
@@ -394,10 +443,10 @@ class BulkDecisionInputSerializer(StrictSerializer):
                   'draft as you saw it, e.g. "v3" (or 3). Required.',
     )
     reason_tags = serializers.ListField(
-        child=serializers.CharField(), max_length=20, required=False,
+        child=PlainTextField(), max_length=20, required=False,
         help_text="Reject only, one or more of: " + ", ".join(REJECT_REASONS),
     )
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = PlainTextField(required=False, allow_blank=True)
 
 
 class DecisionListField(serializers.ListField):
@@ -481,8 +530,16 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         fields = ["id", "project", "number", "base_model", "base_revision", "adapter_sha256",
                   "parent", "snapshot", "training_job", "metrics", "status", "created_at",
                   "promoted_at", "load_check", "load_check_error", "load_checked_at",
-                  "load_check_info"]
+                  "load_check_info", "gate", "gate_override"]
         read_only_fields = fields
+
+
+class PromoteInputSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000, default="",
+        help_text="Why to promote a version that did not pass the gate (required then; "
+                  "recorded on the version and in the audit log).",
+    )
 
 
 class PageSerializer(serializers.Serializer):
@@ -497,9 +554,29 @@ TrainingExampleFilterSerializer = filter_serializer(
 
 class TrainingExportSerializer(serializers.Serializer):
     records = serializers.ChoiceField(
-        choices=["sft", "dpo"], required=False, default="sft",
-        help_text="sft: chat 'messages' records; dpo: prompt/chosen/rejected pairs.",
+        choices=list(EXPORT_FORMATS), required=False, default="sft",
+        help_text="sft: TRL chat 'messages' records; openai: OpenAI chat fine-tuning lines; "
+                  "dpo: TRL prompt/chosen/rejected pairs; openai_dpo: OpenAI preference lines "
+                  "(input, preferred_output, non_preferred_output); studio: every example "
+                  "with a signed header, to import into another project of the team.",
     )
+
+
+class TrainingImportInputSerializer(StrictSerializer):
+    file = serializers.FileField(help_text="A studio export (records=studio).")
+
+
+class DatasetSnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DatasetSnapshot
+        fields = ["id", "project", "content_hash", "counts", "created_at"]
+        read_only_fields = fields
+
+
+class TrainingImportSerializer(serializers.Serializer):
+    snapshot = DatasetSnapshotSerializer(help_text="The export's snapshot, stored here.")
+    created = serializers.IntegerField(help_text="Examples added to the project.")
+    existing = serializers.IntegerField(help_text="Examples the project held already.")
 
 
 class ExcludeInputSerializer(StrictSerializer):
@@ -509,3 +586,56 @@ class ExcludeInputSerializer(StrictSerializer):
 class TrainingStartInputSerializer(StrictSerializer):
     method = serializers.ChoiceField(choices=TrainingJob.Method.choices,
                                      default=TrainingJob.Method.SFT)
+
+
+# Edit cost ----------------------------------------------------------------------------------
+
+
+class EditCostQuerySerializer(serializers.Serializer):
+    weeks = serializers.IntegerField(
+        required=False, default=26, min_value=1, max_value=520,
+        help_text="How many weeks back the per-week rows go (1-520, default 26).",
+    )
+
+
+class EditCostRowSerializer(serializers.Serializer):
+    decided = serializers.IntegerField(help_text="Drafts approved or rejected.")
+    approved_as_is = serializers.IntegerField(
+        help_text="Approved without an edit (an edit of whitespace only counts here).")
+    approved_with_edits = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    acceptance = serializers.FloatField(
+        allow_null=True, help_text="approved_as_is / decided; null when nothing was decided.")
+    mean_edit_cost = serializers.FloatField(
+        allow_null=True,
+        help_text="Mean over approvals of the edit distance from the model's text to the "
+                  "approved text (words; characters for CJK) / the longer text's length: "
+                  "0 = as written, 1 = nothing kept.")
+    mean_cost_with_rejections = serializers.FloatField(
+        allow_null=True, help_text="The same mean with each rejection counted as 1.")
+    mean_seconds_to_decision = serializers.FloatField(
+        allow_null=True, help_text="From the draft's creation to its decision.")
+
+
+class EditCostVersionRowSerializer(EditCostRowSerializer):
+    model_version = serializers.IntegerField(
+        allow_null=True, help_text="The model version's id; null for the base model.")
+    version_number = serializers.IntegerField(allow_null=True)
+    base = serializers.BooleanField(help_text="True for drafts of the base model (no adapter).")
+
+
+class EditCostKindRowSerializer(EditCostRowSerializer):
+    kind = serializers.CharField(help_text="The content kind of the drafts' briefs.")
+
+
+class EditCostWeekRowSerializer(EditCostVersionRowSerializer):
+    week = serializers.DateField(help_text="The week's Monday (decisions of that week).")
+
+
+class EditCostSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    weeks = serializers.IntegerField()
+    overall = EditCostRowSerializer()
+    by_version = EditCostVersionRowSerializer(many=True)
+    by_kind = EditCostKindRowSerializer(many=True)
+    by_week = EditCostWeekRowSerializer(many=True, help_text="Per week and model version.")

@@ -7,7 +7,19 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import ad_results
-from .views import briefs, drafts, health, model_versions, people, projects, reviews, training
+from .views import (
+    briefs,
+    drafts,
+    editcost,
+    generation_jobs,
+    health,
+    knowledge,
+    model_versions,
+    people,
+    projects,
+    reviews,
+    training,
+)
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
@@ -17,6 +29,10 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("briefs/<int:brief_id>/", briefs.BriefDetailView.as_view(), name="brief-detail"),
     path("briefs/<int:brief_id>/regenerate/", briefs.BriefRegenerateView.as_view(),
          name="brief-regenerate"),
+    path("generation-jobs/<int:job_id>/live/", generation_jobs.GenerationJobLiveView.as_view(),
+         name="generation-job-live"),
+    path("generation-jobs/<int:job_id>/cancel/",
+         generation_jobs.GenerationJobCancelView.as_view(), name="generation-job-cancel"),
     path("drafts/", drafts.DraftListView.as_view(), name="draft-list"),
     path("drafts/bulk-review/", reviews.DraftBulkReviewView.as_view(), name="draft-bulk-review"),
     path("drafts/<int:draft_id>/", drafts.DraftDetailView.as_view(), name="draft-detail"),
@@ -43,6 +59,8 @@ api_patterns: list[URLPattern | URLResolver] = [
          training.ProjectTrainingExamplesView.as_view(), name="project-training-examples"),
     path("projects/<int:project_id>/training-examples/export/",
          training.TrainingExportView.as_view(), name="project-training-export"),
+    path("projects/<int:project_id>/training-examples/import/",
+         training.TrainingImportView.as_view(), name="project-training-import"),
     path("training-examples/<int:example_id>/exclude/",
          training.TrainingExampleExcludeView.as_view(), name="training-example-exclude"),
     path("projects/<int:project_id>/training-jobs/", training.ProjectTrainingJobsView.as_view(),
@@ -53,12 +71,22 @@ api_patterns: list[URLPattern | URLResolver] = [
          name="training-job-cancel"),
     path("projects/<int:project_id>/model-versions/", model_versions.ProjectModelVersionsView.as_view(),
          name="project-model-versions"),
+    path("projects/<int:project_id>/edit-cost/", editcost.ProjectEditCostView.as_view(),
+         name="project-edit-cost"),
     path("projects/<int:project_id>/model-versions/use-base/",
          model_versions.ModelUseBaseView.as_view(), name="model-version-use-base"),
     path("model-versions/<int:version_id>/promote/", model_versions.ModelPromoteView.as_view(),
          name="model-version-promote"),
     path("model-versions/<int:version_id>/rollback/", model_versions.ModelRollbackView.as_view(),
          name="model-version-rollback"),
+    path("projects/<int:project_id>/knowledge/", knowledge.ProjectKnowledgeView.as_view(),
+         name="project-knowledge"),
+    path("projects/<int:project_id>/knowledge/upload/",
+         knowledge.ProjectKnowledgeUploadView.as_view(), name="project-knowledge-upload"),
+    path("projects/<int:project_id>/knowledge/facts/", knowledge.ProjectFactsView.as_view(),
+         name="project-knowledge-facts"),
+    path("knowledge/<int:document_id>/", knowledge.KnowledgeDocumentView.as_view(),
+         name="knowledge-document"),
     path("model-versions/<int:version_id>/check/", model_versions.ModelCheckView.as_view(),
          name="model-version-check"),
 ]

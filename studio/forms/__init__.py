@@ -41,7 +41,9 @@ class ProjectSettingsForm(forms.ModelForm):
             "brand_voice": "How the project sounds, in a few sentences. Every prompt carries it.",
             "style_must": "One rule a line, e.g. “Use short sentences.”",
             "style_must_not": "One rule a line; drafts that break one are flagged.",
-            "banned_terms": "Comma- or line-separated; drafts containing one are flagged.",
+            "banned_terms": "Comma- or line-separated (，and 、 too); drafts containing one "
+            "are flagged, also when written with look-alike letters or in traditional "
+            "characters.",
             "auto_retrain_threshold": "Start a retrain after this many new examples. "
             "Empty: never automatically.",
             "auto_promote": "Promote a new version automatically when it beats the live one.",
@@ -54,6 +56,11 @@ class ProjectSettingsForm(forms.ModelForm):
         # The service sets the team; the form must still validate name uniqueness in it.
         if team is not None:
             self.instance.team = team  # type: ignore[assignment]
+        # A post without the language keeps the project's (older clients, scripts).
+        self.fields["language"].required = False
+
+    def clean_language(self) -> str:
+        return str(self.cleaned_data.get("language") or self.instance.language)
 
 
 # Least access first: an invitation starts at the smallest role, raised on purpose.

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from studio.forms.briefs import CleanCharField
+from studio.validators import PlainCharField
 
 COUNT_MAX = 2_000_000_000  # fits PositiveIntegerField on every database
 
@@ -19,7 +19,7 @@ class AdResultForm(forms.Form):
     clicks = forms.IntegerField(min_value=0, max_value=COUNT_MAX)
     conversions = forms.IntegerField(min_value=0, max_value=COUNT_MAX, required=False,
                                      initial=0)
-    note = CleanCharField(max_length=500, required=False,
+    note = PlainCharField(max_length=500, required=False,
                           help_text="Channel, audience, spend… anything that explains it.")
 
     def clean(self) -> dict[str, Any]:

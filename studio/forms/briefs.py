@@ -9,6 +9,7 @@ template cannot say: subclass :class:`BriefForm` and register it with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,9 +18,12 @@ from django.conf import settings
 from django.core import validators
 from django.core.exceptions import ValidationError
 
-from generation.prompts import KINDS, MAX_TARGET_WORDS, KindField, words_for_tokens
+from generation.languages import DEFAULT_LANGUAGE, get_language
+from generation.prompts import KINDS, KindField, default_target, words_for_tokens
 from studio.models.briefs import INSTRUCTIONS_MAX, MAX_VARIANTS, SOURCE_TEXT_MAX, TITLE_MAX
+from studio.validators import PlainCharField, PlainTextAreaField
 
+MAX_KEYWORDS = 20
 # Text fields of the template without a max_length of their own.
 TEXT_MAX = 500
 # Brief columns: never longer than the model allows, whatever a template says.
@@ -28,22 +32,6 @@ _COLUMN_MAX = {"title": TITLE_MAX, "instructions": INSTRUCTIONS_MAX,
 # Fields of the template stored in their own Brief column, not in ``extra``.
 _COLUMNS = {"title", "instructions", "audience", "tone", "keywords", "target_words",
             "source_text"}
-
-_CONTROL = {chr(c) for c in range(32)} - {"\n", "\r", "\t"} | {"\x7f"}
-
-
-def _no_control_chars(value: str) -> None:
-    if any(ch in _CONTROL for ch in value):
-        raise ValidationError("Remove control characters from this text.")
-
-
-class CleanCharField(forms.CharField):
-    default_validators = [_no_control_chars]
-
-
-class CleanTextField(CleanCharField):
-    widget = forms.Textarea
-
 
 def form_field_for(f: KindField) -> forms.Field:
     """The form field of one template field."""
@@ -60,17 +48,19 @@ def form_field_for(f: KindField) -> forms.Field:
     limit = min(limit, _COLUMN_MAX.get(f.name, limit))
     if f.type == "textarea":
         rows = 4 if f.name == "instructions" else 10 if f.required else 6
-        return CleanTextField(max_length=limit, initial=f.default,
+        return PlainTextAreaField(max_length=limit, initial=f.default,
                               widget=forms.Textarea(attrs={"rows": rows, "maxlength": limit}),
                               **common)
-    return CleanCharField(max_length=limit, initial=f.default, **common)
+    return PlainCharField(max_length=limit, initial=f.default, **common)
 
 
 class BriefForm(forms.Form):
     """A kind's brief form: its template's fields, then how many drafts and by when.
 
     ``kind`` names the template; the fields are built per instance from ``KINDS``, and a
-    field a subclass declares itself wins over the template's.
+    field a subclass declares itself wins over the template's. ``language`` is the
+    project's content language: the target length is in its unit (words, or characters
+    for Chinese).
     """
 
     kind: str = ""
@@ -84,8 +74,9 @@ class BriefForm(forms.Form):
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, language: str = DEFAULT_LANGUAGE, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.language = get_language(language)
         spec = KINDS[self.kind]
         declared = dict(self.fields)
         built = {
@@ -106,12 +97,17 @@ class BriefForm(forms.Form):
 
     def _cap_target_words(self) -> None:
         # No longer than the templates accept, nor than a draft can be with this studio's
-        # token cap.
-        most = min(MAX_TARGET_WORDS, words_for_tokens(settings.GENERATION_MAX_NEW_TOKENS))
+        # token cap, in the language's unit.
+        language = self.language
+        most = min(language.max_target,
+                   words_for_tokens(settings.GENERATION_MAX_NEW_TOKENS, language=language.code))
         field = self.fields["target_words"]
         assert isinstance(field, forms.IntegerField)
         field.required = False
         field.initial = None
+        field.label = f"Target length ({language.units_label})"
+        field.widget.attrs["placeholder"] = str(min(most, default_target(self.kind,
+                                                                         language.code)))
         field.max_value = most
         field.validators = [v for v in field.validators
                             if not isinstance(v, validators.MaxValueValidator)]
@@ -119,14 +115,16 @@ class BriefForm(forms.Form):
         field.widget.attrs["max"] = str(most)
         # The kind's usual length says more than the cap (ad copy: about 60 words, not
         # "up to 1,161"); the cap is still enforced and shown as the field's max.
-        usual = KINDS[self.kind].default_target_words if self.kind in KINDS else None
-        field.widget.attrs["placeholder"] = str(usual) if usual else ""
-        field.help_text = (f"Empty: about {usual:,} words, usual for this kind."
-                           if usual else f"Up to {most:,} words.")
+        usual = min(most, default_target(self.kind, language.code))
+        field.help_text = f"Empty: about {usual:,} {language.units_label}, usual for this kind."
 
     def clean_keywords(self) -> list[str]:
         raw = self.cleaned_data.get("keywords") or ""
-        return [k.strip() for k in raw.split(",") if k.strip()][:20]
+        keywords = [k.strip() for k in re.split(r"[,，、]", raw) if k.strip()]
+        if len(keywords) > MAX_KEYWORDS:
+            raise ValidationError(f"Give at most {MAX_KEYWORDS} keywords ({len(keywords)} "
+                                  "given).")
+        return keywords
 
     def to_brief_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from studio.models.fields import UserCharField
+
 from .drafts import Draft
 
 
@@ -20,7 +22,7 @@ class AdResult(models.Model):
     impressions = models.PositiveIntegerField()
     clicks = models.PositiveIntegerField()
     conversions = models.PositiveIntegerField(default=0)
-    note = models.CharField(max_length=500, blank=True)
+    note = UserCharField(max_length=500, blank=True)
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -5,6 +5,7 @@ from django.db import models
 
 from generation.prompts import KINDS
 from generation.prompts.kinds import AdCopyTemplate
+from studio.models.fields import UserCharField, UserJSONField, UserTextField
 
 from .jobs import JobQuerySet
 from .projects import Project
@@ -32,6 +33,8 @@ class Brief(models.Model):
         IN_REVIEW = "in_review", "In review"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # Its run was cancelled before any draft was written.
+        CANCELLED = "cancelled", "Cancelled"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="briefs")
     author = models.ForeignKey(
@@ -40,16 +43,16 @@ class Brief(models.Model):
     # Choices from the template registry, checked by the kind's form; no DB constraint,
     # so adding a kind needs no migration.
     kind = models.CharField(max_length=20, choices=kind_choices)
-    title = models.CharField(max_length=TITLE_MAX)
-    instructions = models.TextField(blank=True, max_length=INSTRUCTIONS_MAX)
-    audience = models.CharField(max_length=300, blank=True)
-    tone = models.CharField(max_length=120, blank=True)
-    keywords = models.JSONField(default=list, blank=True)
-    source_text = models.TextField(blank=True, max_length=SOURCE_TEXT_MAX)
+    title = UserCharField(max_length=TITLE_MAX)
+    instructions = UserTextField(blank=True, max_length=INSTRUCTIONS_MAX)
+    audience = UserCharField(max_length=300, blank=True)
+    tone = UserCharField(max_length=120, blank=True)
+    keywords = UserJSONField(default=list, blank=True)
+    source_text = UserTextField(blank=True, max_length=SOURCE_TEXT_MAX)
     target_words = models.PositiveIntegerField(null=True, blank=True)
     variants = models.PositiveSmallIntegerField(default=1)
     # Fields only some kinds have (ad copy: product, channel, call to action; …).
-    extra = models.JSONField(default=dict, blank=True)
+    extra = UserJSONField(default=dict, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # The editor its drafts go to (a regenerated job's drafts too); empty: none, or the
@@ -71,7 +74,8 @@ class Brief(models.Model):
                 name="brief_variants_in_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "generating", "in_review", "done", "failed"]),
+                condition=models.Q(status__in=["queued", "generating", "in_review", "done", "failed",
+                                               "cancelled"]),
                 name="brief_status_valid",
             ),
         ]
@@ -101,6 +105,7 @@ class GenerationJob(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
@@ -148,6 +153,10 @@ class GenerationJob(models.Model):
     claim_token = models.CharField(max_length=32, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     objects = JobQuerySet.as_manager()
 
@@ -158,7 +167,8 @@ class GenerationJob(models.Model):
                 name="job_variants_in_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "running", "succeeded", "failed"]),
+                condition=models.Q(status__in=["queued", "running", "succeeded", "failed",
+                                               "cancelled"]),
                 name="job_status_valid",
             ),
         ]

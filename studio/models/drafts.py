@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from studio.models.fields import UserTextField
+
 from .briefs import GenerationJob
 
 
@@ -19,7 +21,7 @@ class Draft(models.Model):
     )
     variant = models.PositiveSmallIntegerField()
     text = models.TextField(help_text="Exactly as generated")
-    current_text = models.TextField(help_text="The text as last saved by an editor")
+    current_text = UserTextField(help_text="The text as last saved by an editor")
     prompt = models.TextField()
     params = models.JSONField(default=dict)
     seed = models.BigIntegerField()
@@ -49,6 +51,15 @@ class Draft(models.Model):
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock")
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # How the draft was decided, stored with the decision so a model version's edit cost
+    # is a SQL aggregate: the deciding review's action ("approve", "approve_edited",
+    # "reject"; blank while pending) and, for an approval, the edit distance from the
+    # model's text to the approved text in generation.editcost units, the longer text's
+    # length in those units, and their ratio (0 = approved as written, 1 = rewritten).
+    decision = models.CharField(max_length=20, blank=True)
+    edit_distance = models.PositiveIntegerField(null=True, blank=True)
+    edit_units = models.PositiveIntegerField(null=True, blank=True)
+    edit_cost = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -65,6 +76,12 @@ class Draft(models.Model):
                 fields=["created_at", "id"],
                 condition=models.Q(status="pending"),
                 name="draft_pending_age",
+            ),
+            # Edit cost per project over time (models page, API).
+            models.Index(
+                fields=["project", "decided_at"],
+                condition=models.Q(decided_at__isnull=False),
+                name="draft_decided",
             ),
         ]
         ordering = ["job_id", "variant"]

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
 
+from generation.languages import DEFAULT_LANGUAGE, Language, get_language, language_choices
+from studio.models.fields import UserCharField, UserTextField
+
 from .teams import Team
+
+# Banned terms are separated by commas (also the Chinese "，" and "、") or lines.
+_TERM_SEPARATORS = re.compile(r"[,，、\n]")
 
 BRAND_VOICE_MAX = 4000
 RULES_MAX = 4000
@@ -13,6 +21,7 @@ BANNED_TERMS_MAX = 2000
 # What an admin may change on a project's settings page and API: one list for both.
 SETTINGS_FIELDS = (
     "name",
+    "language",
     "brand_voice",
     "style_must",
     "style_must_not",
@@ -26,20 +35,27 @@ SETTINGS_FIELDS = (
 
 class Project(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="projects")
-    name = models.CharField(max_length=120)
-    brand_voice = models.TextField(
+    name = UserCharField(max_length=120)
+    # What drafts are written in: prompts, length units and checks follow it
+    # (generation.languages; choices read from its registry).
+    language = models.CharField(
+        "content language", max_length=16, choices=language_choices, default=DEFAULT_LANGUAGE,
+        help_text="Prompts, target lengths (words, or characters for Chinese) and checks "
+        "follow it; a draft mostly in another language is flagged.",
+    )
+    brand_voice = UserTextField(
         blank=True, max_length=BRAND_VOICE_MAX, validators=[MaxLengthValidator(BRAND_VOICE_MAX)]
     )
     # One rule a line; kept as text so admins edit them as they think of them.
-    style_must = models.TextField(
+    style_must = UserTextField(
         "style rules: must", blank=True, max_length=RULES_MAX,
         validators=[MaxLengthValidator(RULES_MAX)],
     )
-    style_must_not = models.TextField(
+    style_must_not = UserTextField(
         "style rules: must not", blank=True, max_length=RULES_MAX,
         validators=[MaxLengthValidator(RULES_MAX)],
     )
-    banned_terms = models.TextField(
+    banned_terms = UserTextField(
         blank=True, max_length=BANNED_TERMS_MAX, validators=[MaxLengthValidator(BANNED_TERMS_MAX)]
     )
     base_model = models.CharField(max_length=300, blank=True, help_text="Empty: the default")
@@ -86,6 +102,11 @@ class Project(models.Model):
         """The base model the project's new jobs run on: its own, else the studio's default."""
         return self.base_model or settings.DEFAULT_BASE_MODEL
 
+    @property
+    def content_language(self) -> Language:
+        """The project's content language (unit, prompt text, checks)."""
+        return get_language(self.language)
+
     @staticmethod
     def _lines(text: str) -> list[str]:
         return [line.strip() for line in text.splitlines() if line.strip()]
@@ -100,4 +121,4 @@ class Project(models.Model):
 
     @property
     def banned_term_list(self) -> list[str]:
-        return [t.strip() for t in self.banned_terms.replace("\n", ",").split(",") if t.strip()]
+        return [t.strip() for t in _TERM_SEPARATORS.split(self.banned_terms) if t.strip()]

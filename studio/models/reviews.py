@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from studio.models.fields import UserTextField
+
 from .drafts import Draft
 
 
@@ -31,9 +33,9 @@ class Review(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews"
     )
     action = models.CharField(max_length=20, choices=ReviewAction.choices)
-    final_text = models.TextField(blank=True)
+    final_text = UserTextField(blank=True)
     reason_tags = models.JSONField(default=list, blank=True)
-    comment = models.TextField(blank=True, max_length=4000)
+    comment = UserTextField(blank=True, max_length=4000)
     draft_version = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from studio.models.fields import UserCharField
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
@@ -18,9 +20,12 @@ ROLE_RANK = {Role.ADMIN: 3, Role.EDITOR: 2, Role.MARKETER: 1}
 class Team(models.Model):
     """The tenant: members, projects, data and models of a team are invisible to others."""
 
-    name = models.CharField(max_length=120)
+    name = UserCharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When a generation worker last took one of this team's jobs: workers take the next
+    # job from the team served longest ago, so teams are served in turn.
+    generation_turn_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

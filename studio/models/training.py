@@ -180,6 +180,14 @@ class ModelVersion(models.Model):
     # Where and with what it was checked: {"where", "libraries", "sample", "seconds",
     # "base_model"}.
     load_check_info = models.JSONField(default=dict, blank=True)
+    # The promotion gate (generation.gate.GateReport.to_dict): the candidate's and the
+    # replaced version's drafts on the snapshot's held-out briefs, their edit costs against
+    # the approved texts, flag rates, eval losses, the paired-bootstrap interval and the
+    # verdict. Empty for versions made before the gate: they promote as before.
+    gate = models.JSONField(default=dict, blank=True)
+    # An admin's "promote anyway" over a gate that did not pass: {"by", "by_id", "at",
+    # "reason", "verdict"}. Also in the audit row of the promotion.
+    gate_override = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-number"]
@@ -196,3 +204,8 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.number}"
+
+    @property
+    def gate_passed(self) -> bool | None:
+        """True or False once the gate ran; None for versions from before the gate."""
+        return bool(self.gate.get("passed")) if self.gate else None

@@ -25,6 +25,7 @@ from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from generation import checks
+from generation.text import CJK_CHARS, WORD_CHAR, unit_strings
 from studio.models import Draft, ModelVersion, Project, Review, Team
 from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
@@ -60,6 +61,10 @@ FLAG_LABELS: dict[str, str] = {
     checks.NEAR_IDENTICAL: "Near-identical variants",
     checks.EMPTY: "Empty",
     checks.TRUNCATED: "Truncated",
+    checks.PERSONAL_ID: "ID number",
+    checks.WRONG_LANGUAGE: "Wrong language",
+    checks.TRADITIONAL_CHINESE: "Traditional characters",
+    checks.SHORTENED: "Shortened",
 }
 FLAG_CHOICES: dict[str, str] = {"any": "Any flag", "none": "No flags", **FLAG_LABELS}
 
@@ -331,7 +336,8 @@ def model_version_label(draft: Draft) -> str:
 
 # Rendering helpers: every piece of model or editor text goes through escape(). -------
 
-_TOKEN = re.compile(r"\s+|\w+|[^\w\s]", re.UNICODE)
+# Words, and single CJK characters (Chinese has no spaces: a sentence is not a word).
+_TOKEN = re.compile(rf"\s+|[{CJK_CHARS}]|{WORD_CHAR}+|[^\w\s]", re.UNICODE)
 
 
 def word_diff(before: str, after: str) -> SafeString:
@@ -356,7 +362,9 @@ def word_diff(before: str, after: str) -> SafeString:
 
 
 def diff_stats(before: str, after: str) -> dict[str, int]:
-    a, b = before.split(), after.split()
+    """Units added and removed between two texts: words, and characters for CJK (the
+    same units as lengths and checks, :func:`generation.text.text_units`)."""
+    a, b = unit_strings(before), unit_strings(after)
     added = removed = 0
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op in ("delete", "replace"):

@@ -2,7 +2,7 @@
 
 PostgreSQL: words are matched as prefixes (``roa`` finds "roast") with the ``simple``
 configuration (no stemming, any language), over the same expressions as the GIN indexes
-of migration 0011. Chinese, Japanese and Korean text has no spaces between words, which
+of migration 0018. Chinese, Japanese and Korean text has no spaces between words, which
 ``simple`` cannot split, so a query with such characters is matched as a substring, as
 everything is on SQLite.
 """
@@ -41,7 +41,7 @@ def _tsquery(q: str) -> Any:
 def _vector(*fields: str) -> Any:
     from django.contrib.postgres.search import SearchVector
 
-    # Exactly the indexed expression (migration 0011), so the GIN index is used.
+    # Exactly the indexed expression (migration 0018), so the GIN index is used.
     return SearchVector(*fields, config="simple")
 
 

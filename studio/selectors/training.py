@@ -6,14 +6,15 @@ project, so another team's rows can never appear.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.core import signing
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from generation.training import PreferenceExample, SFTExample, to_jsonl
+from generation.training import PreferenceExample, SFTExample, Snapshot, build_snapshot, to_jsonl
 from generation.training.pairing import ExampleRow, pair_examples
 from studio.models import ModelVersion, Project, TrainingExample, TrainingJob
 from studio.permissions import (
@@ -23,7 +24,13 @@ from studio.permissions import (
 )
 from studio.selectors.filters import FilterField, Filters
 
-EXPORT_FORMATS = {"sft": "SFT (messages)", "dpo": "DPO (prompt / chosen / rejected)"}
+EXPORT_FORMATS = {
+    "sft": "SFT for TRL (messages)",
+    "openai": "SFT for OpenAI (chat JSONL)",
+    "dpo": "DPO for TRL (prompt / chosen / rejected)",
+    "openai_dpo": "DPO for OpenAI (preference JSONL)",
+    "studio": "Studio export (to import into another project)",
+}
 
 
 EXAMPLE_FILTERS: tuple[FilterField, ...] = (
@@ -71,16 +78,90 @@ def training_example_counts(user: Any, *, project: Project) -> dict[str, int]:
     return counts
 
 
-def training_export_jsonl(user: Any, *, project: Project, fmt: str) -> str:
-    """The project's non-excluded examples as JSONL records TRL reads: ``sft`` gives
-    conversational "messages" records, ``dpo`` prompt/chosen/rejected pairs. The same
-    examples a snapshot trains on (rejected drafts paired with approved texts included)."""
-    sft, pref = examples_as_dataset(
-        examples_visible_to(user).filter(project=project, excluded=False)
-    )
-    if fmt == "sft":
-        return to_jsonl([example.to_messages_record() for example in sft])
-    return to_jsonl([example.to_record() for example in pref])
+@dataclass(frozen=True)
+class TrainingExport:
+    """A download of the project's training data: the file's text, the content hash of
+    the snapshot its examples make, and its file name."""
+
+    body: str
+    content_hash: str
+    filename: str
+    content_type = "application/jsonl; charset=utf-8"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """A download's headers: the file name and the snapshot's content hash."""
+        return {"Content-Disposition": f'attachment; filename="{self.filename}"',
+                "X-Studio-Snapshot": self.content_hash}
+
+
+# The snapshot a training job would freeze now, as every export names it: the same
+# split as ``studio.services.training.snapshots`` (one definition, here).
+EVAL_FRACTION = 0.1
+SNAPSHOT_SEED = 0
+# The studio's own export (``studio``): a header line, then one line per example row.
+STUDIO_EXPORT_FORMAT = "content-studio-examples"
+STUDIO_EXPORT_VERSION = 1
+EXPORT_SIGNING_SALT = "studio.training-export"
+
+
+def snapshot_from_rows(rows: Iterable[ExampleRow]) -> tuple[Snapshot, list[int]]:
+    """The snapshot rows make (``generation.training.pairing``), and the ids read."""
+    sft, pref, ids = pair_examples(rows)
+    return build_snapshot(sft, pref, eval_fraction=EVAL_FRACTION, seed=SNAPSHOT_SEED), ids
+
+
+def export_signature(*, team_id: int, content_hash: str) -> str:
+    """What a studio export's header carries, so an import can tell the team it came
+    from and that its examples are the ones exported (HMAC with the SECRET_KEY)."""
+    return signing.Signer(salt=EXPORT_SIGNING_SALT).signature(f"{team_id}:{content_hash}")
+
+
+def training_export(user: Any, *, project: Project, fmt: str) -> TrainingExport:
+    """The project's non-excluded examples, the ones a snapshot trains on now, in one of
+    ``EXPORT_FORMATS``: plain system/user/assistant turns (never a template-rendered
+    prompt), each example once, named by the content hash of the snapshot they make.
+
+    ``sft``/``openai``: chat "messages" lines (TRL's SFTTrainer and OpenAI's chat
+    fine-tuning read the same shape); ``dpo``: TRL's prompt/chosen/rejected;
+    ``openai_dpo``: OpenAI's input/preferred_output/non_preferred_output; ``studio``: the
+    example rows with a signed header, for import into another project of the team.
+    """
+    examples = examples_visible_to(user).filter(project=project, excluded=False)
+    rows = list(example_rows(examples))
+    snapshot, _ = snapshot_from_rows(rows)
+    sft_all, pref_all, _ = pair_examples(rows)
+    # In the examples' order, each once (as the snapshot holds them).
+    sft = list({e.example_id: e for e in sft_all}.values())
+    pref = list({e.example_id: e for e in pref_all}.values())
+    if fmt in ("sft", "openai"):
+        records = [e.to_openai_record() if fmt == "openai" else e.to_messages_record()
+                   for e in sft]
+    elif fmt in ("dpo", "openai_dpo"):
+        records = [e.to_openai_record() if fmt == "openai_dpo" else e.to_record() for e in pref]
+    elif fmt == "studio":
+        records = [studio_export_header(project=project, snapshot=snapshot, examples=len(rows))]
+        content = dict(examples.values_list("pk", "content_kind"))
+        tags = dict(examples.values_list("pk", "reason_tags"))
+        records += [{"kind": kind, "content_kind": content[pk], "prompt": prompt,
+                     "completion": completion, "rejected_completion": rejected,
+                     "reason_tags": tags[pk]}
+                    for pk, _, kind, prompt, completion, rejected in rows]
+    else:
+        raise ValueError(f"unknown export format {fmt!r}")
+    filename = f"project-{project.pk}-{fmt}-{snapshot.content_hash[:12]}.jsonl"
+    return TrainingExport(to_jsonl(records), snapshot.content_hash, filename)
+
+
+def studio_export_header(*, project: Project, snapshot: Snapshot, examples: int) -> dict[str, Any]:
+    return {
+        "format": STUDIO_EXPORT_FORMAT, "version": STUDIO_EXPORT_VERSION,
+        "team": project.team_id, "project": project.pk, "project_name": project.name,
+        "content_hash": snapshot.content_hash, "counts": snapshot.counts,
+        "examples": examples,
+        "signature": export_signature(team_id=project.team_id,
+                                      content_hash=snapshot.content_hash),
+    }
 
 
 def training_jobs_for(user: Any, *, project: Project) -> QuerySet[TrainingJob]:

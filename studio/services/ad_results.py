@@ -35,7 +35,7 @@ def ad_result_report(*, user: Any, draft_id: object, data: Mapping[str, Any]) ->
     Reporting a period again replaces its numbers (audited with the old ones). Returns
     the row and whether it is new.
     """
-    draft = draft_for_user(user, draft_id, need=Need.SUBMIT)
+    draft = draft_for_user(user, draft_id, need=Need.AB_TEST)
     brief = draft.job.brief
     if not brief.takes_ad_results:
         raise Refused("Results are reported for ad copy only.")

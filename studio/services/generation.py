@@ -28,21 +28,35 @@ import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from studio.models import Brief, Draft, GenerationJob, ModelVersion, Project, TrainingExample
+from studio import live
+from studio.models import (
+    Brief,
+    Draft,
+    GenerationJob,
+    ModelVersion,
+    Project,
+    Team,
+    TrainingExample,
+)
+from studio.permissions import Need, generation_job_for_user
+from studio.selectors.knowledge import knowledge_inputs
+from studio.selectors.notes import project_voice
 from studio.services import jobs as lifecycle
 from studio.services.assignments import job_assignee
+from studio.services.audit import audit_record
 from studio.services.claims import Claim
+from studio.services.errors import WrongState
+from studio.services.knowledge import knowledge_uses_record
 from studio.services.notifications import notify_drafts_ready
 from studio.services.webhooks import webhook_drafts_ready
+from studio.validators import CONTROL_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -54,24 +68,9 @@ WAITING_KEY = "studio:generation:waiting:{}"
 # Jobs re-sent by one reconciler run at most; the rest wait for the next run.
 RECONCILE_BATCH = 500
 
-_broker_clients: dict[str, redis.Redis] = {}
-
-
 def _broker_redis() -> redis.Redis | None:
     """The Redis the job messages wait in, or None when the broker is not Redis."""
-    from studio.celery import app
-
-    url = str(app.conf.broker_write_url or app.conf.broker_url or "").split(";")[0].strip()
-    if urlsplit(url).scheme not in ("redis", "rediss"):
-        return None
-    client = _broker_clients.get(url)
-    if client is None:
-        timeout = settings.CELERY_BROKER_CONNECTION_TIMEOUT
-        # One retry at most: a send in a web request must not hang on a broker that is down.
-        client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                      retry=Retry(NoBackoff(), 1))
-        _broker_clients[url] = client
-    return client
+    return live.broker_redis()
 
 
 def _resend_window(created_at: datetime | None) -> int:
@@ -93,7 +92,10 @@ def job_mark_waiting(*, job_id: int) -> None:
     if client is None:
         return
     created = GenerationJob.objects.filter(pk=job_id).values_list("created_at", flat=True)
-    client.set(WAITING_KEY.format(job_id), 1, ex=_resend_window(created.first()))
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(WAITING_KEY.format(job_id), 1, ex=_resend_window(created.first()))
+        pipe.incr(live.QUEUED_KEY)  # wakes a running worker's batch to look for it
+        pipe.execute()
 
 
 def _message_taken(job_id: int) -> None:
@@ -139,35 +141,43 @@ def _claim(*, job_id: int, worker: str) -> Claim | None:
                  error=gave_up_message(claim.attempts - 1, errors),
                  failure=GenerationJob.Failure.GAVE_UP, record_attempt=False)
         return None
-    brief_id = GenerationJob.objects.values_list("brief_id", flat=True).get(pk=job_id)
+    brief_id, team_id = GenerationJob.objects.values_list(
+        "brief_id", "brief__project__team_id").get(pk=job_id)
     Brief.objects.filter(pk=brief_id, status=Brief.Status.QUEUED).update(
         status=Brief.Status.GENERATING
     )
+    # The team goes to the back of the turn order (see job_claim_next).
+    Team.objects.filter(pk=team_id).update(generation_turn_at=timezone.now())
+    live.partial_clear(job_id)  # an earlier attempt's text, if its worker died
     return claim
 
 
-def job_claim_batch_mates(*, claim: Claim, worker: str, limit: int) -> list[Claim]:
-    """Claim up to ``limit`` other queued jobs on the same base model (micro-batching).
+def job_claim_next(*, worker: str, base_model: str, room: int) -> Claim | None:
+    """Take the next queued job on ``base_model`` for a running batch, teams in turn.
 
-    Their own messages arrive later and find them done.
+    The next job is the oldest queued job of the team whose job was taken longest ago
+    (``Team.generation_turn_at``; a team never served comes first), so a team with a
+    backlog of 100 jobs gets one job taken, then every other waiting team gets one, and
+    so on: round-robin across teams, first come first served within a team. None when
+    nothing waits, or when that job has more variants than ``room`` (it is not skipped:
+    the batch takes it once enough rows have finished, so big jobs never starve).
+    Its own message arrives later and finds it taken.
     """
-    if limit <= 0:
-        return []
-    base_model = GenerationJob.objects.values_list("base_model", flat=True).get(pk=claim.job_id)
-    candidates = (
-        GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED, base_model=base_model)
-        .exclude(pk=claim.job_id)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[: limit * 2]
-    )
-    mates: list[Claim] = []
-    for job_id in candidates:
-        if len(mates) >= limit:
-            break
-        mate = _claim(job_id=job_id, worker=worker)
-        if mate is not None:
-            mates.append(mate)
-    return mates
+    for _ in range(5):  # another worker may take the same job first: try the next one
+        row = (
+            GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED,
+                                         base_model=base_model)
+            .order_by(F("brief__project__team__generation_turn_at").asc(nulls_first=True),
+                      "created_at", "pk")
+            .values_list("pk", "variants")
+            .first()
+        )
+        if row is None or row[1] > room:
+            return None
+        claim = _claim(job_id=row[0], worker=worker)
+        if claim is not None:
+            return claim
+    return None
 
 
 def job_heartbeat(*, claim: Claim, done: int | None = None) -> bool:
@@ -179,8 +189,8 @@ def job_heartbeat(*, claim: Claim, done: int | None = None) -> bool:
 def job_inputs(*, job_id: int) -> dict[str, Any]:
     """Everything the model needs for a job, as plain data (the task turns it into a request).
 
-    Few-shot examples and the reference corpus come from this project only: another
-    project's or team's text never reaches the prompt.
+    Few-shot examples, knowledge passages and the reference corpus come from this
+    project only: another project's or team's text never reaches the prompt.
     """
     job = GenerationJob.objects.select_related(
         "brief__project", "model_version__snapshot").get(pk=job_id)
@@ -205,13 +215,12 @@ def job_inputs(*, job_id: int) -> dict[str, Any]:
             else None
         ),
         "brief": _brief_fields(brief),
-        "voice": {
-            "brand_voice": project.brand_voice,
-            "must": project.must_rules,
-            "must_not": project.must_not_rules,
-            "banned_terms": project.banned_term_list,
-        },
+        "language": project.language,
+        # Accepted preference notes join the style rules here, so they reach the prompt
+        # and the checks from the next job on, before any retrain.
+        "voice": project_voice(project),
         "examples": examples,
+        "knowledge": knowledge_inputs(brief=brief),
         "reference_corpus": reference,
         "variants": job.variants,
         "seed": job.seed,
@@ -296,14 +305,20 @@ def _brief_fields(brief: Brief) -> dict[str, Any]:
 
 
 def storable_text(text: str) -> str:
-    # Model output is arbitrary bytes decoded as text; PostgreSQL refuses NUL in text.
-    return text.replace("\x00", "\ufffd")
+    # Model output is arbitrary bytes decoded as text; PostgreSQL refuses NUL in text,
+    # and an editor who keeps the text must not be refused for characters the input
+    # policy forbids (studio.validators): each becomes U+FFFD, visibly. One character for
+    # one, so the checks' flag spans still point at the same text.
+    return CONTROL_CHARS.sub("\ufffd", text)
 
 
 def job_complete(
-    *, claim: Claim, prompt: str, drafts: list[dict[str, Any]], timings: dict[str, float]
+    *, claim: Claim, prompt: str, drafts: list[dict[str, Any]], timings: dict[str, float],
+    knowledge: list[dict[str, Any]] | None = None,
 ) -> bool:
-    """Save all drafts of a job at once. False (and nothing saved) when the claim was lost."""
+    """Save all drafts of a job at once, with the knowledge passages it retrieved
+    (``studio.selectors.knowledge.knowledge_uses_of``). False (and nothing saved) when
+    the claim was lost."""
     with transaction.atomic():
         job = (
             GenerationJob.objects.select_for_update(of=("self",))
@@ -341,12 +356,77 @@ def job_complete(
         job.error = ""
         job.timings = timings
         job.save(update_fields=["status", "progress_done", "finished_at", "error", "timings"])
-        Brief.objects.filter(pk=job.brief_id).exclude(status=Brief.Status.DONE).update(
-            status=Brief.Status.IN_REVIEW, updated_at=now
-        )
+        knowledge_uses_record(job_id=job.pk, uses=knowledge or [])
+        _brief_settle(job.brief_id)
         webhook_drafts_ready(job=job, project=job.brief.project, drafts=saved)
         notify_drafts_ready(job=job, drafts=saved)
+    live.partial_clear(claim.job_id)  # the drafts are rows now
     return True
+
+
+def _brief_settle(brief_id: int) -> None:
+    """Set a brief's status from its jobs after one of them ended, so the badge always
+    agrees with them: another run still queued or running decides; else drafts mean "in
+    review" (or "done" stays done); else the last run's end ("failed" or "cancelled")."""
+    jobs = GenerationJob.objects.filter(brief_id=brief_id)
+    active = set(jobs.active().values_list("status", flat=True))
+    brief = Brief.objects.filter(pk=brief_id)
+    if active:
+        status = (Brief.Status.GENERATING if GenerationJob.Status.RUNNING in active
+                  else Brief.Status.QUEUED)
+    elif Draft.objects.filter(job__brief_id=brief_id).exists():
+        brief.exclude(status__in=[Brief.Status.DONE, Brief.Status.IN_REVIEW]).update(
+            status=Brief.Status.IN_REVIEW, updated_at=timezone.now())
+        return
+    else:
+        last = jobs.order_by("-created_at", "-pk").values_list("status", flat=True).first()
+        status = (Brief.Status.CANCELLED if last == GenerationJob.Status.CANCELLED
+                  else Brief.Status.FAILED)
+    brief.exclude(status=status).update(status=status, updated_at=timezone.now())
+
+
+def job_cancel(*, user: Any, job_id: int) -> GenerationJob:
+    """Cancel a queued or running generation job (marketers, editors, admins).
+
+    The row is cancelled at once (the page says so on its next poll) and its claim
+    token cleared, so a worker still writing it can save nothing; a flag in Redis makes
+    that worker drop the job's rows at its next decoding step. Drafts of earlier runs
+    stay. Raises WrongState when the job has already ended (a cancel racing the drafts'
+    save loses cleanly: whichever commits first wins, nothing is half-written).
+    """
+    job = generation_job_for_user(user, job_id, need=Need.SUBMIT)
+    with transaction.atomic():
+        ended = (
+            GenerationJob.objects.filter(pk=job.pk, status__in=GenerationJob.ACTIVE)
+            .update(status=GenerationJob.Status.CANCELLED, claim_token="",
+                    finished_at=timezone.now(), cancelled_by=user)
+        )
+        if not ended:
+            job.refresh_from_db(fields=["status"])
+            raise WrongState(f"This run has already ended ({job.get_status_display().lower()}); "
+                             "there is nothing to cancel.")
+        _brief_settle(job.brief_id)
+        audit_record(actor=user, team=job.brief.project.team, verb="generation.cancel",
+                     obj=job, before={"status": job.status},
+                     after={"status": GenerationJob.Status.CANCELLED})
+    live.cancel_flag_set(job.pk)
+    live.partial_clear(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def jobs_cancelled(*, job_ids: list[int]) -> set[int]:
+    """Which of a worker's running jobs were cancelled (their Redis flags: one read)."""
+    return live.cancel_flags(job_ids)
+
+
+def job_partial_clear(*, job_id: int) -> None:
+    live.partial_clear(job_id)
+
+
+def job_partial_publish(*, job_id: int, variants: list[dict[str, Any]], seconds: float) -> None:
+    """Publish a running job's text so far (Redis only: never a draft, never reviewable)."""
+    live.partial_write(job_id, variants, seconds=seconds)
 
 
 def gave_up_message(attempts: int, attempt_errors: list[dict[str, Any]]) -> str:
@@ -359,7 +439,13 @@ def gave_up_message(attempts: int, attempt_errors: list[dict[str, Any]]) -> str:
 def job_release(*, claim: Claim, error: str) -> bool:
     """Give a job back to the queue after a transient error (the task retries it); the
     error is kept as this attempt's."""
-    return lifecycle.job_release_row(kind=GENERATION, claim=claim, error=error)
+    live.partial_clear(claim.job_id)
+    with transaction.atomic():
+        released = lifecycle.job_release_row(kind=GENERATION, claim=claim, error=error)
+        if released:
+            _brief_settle(GenerationJob.objects.values_list("brief_id", flat=True)
+                          .get(pk=claim.job_id))
+    return released
 
 
 def job_fail(
@@ -380,11 +466,11 @@ def job_fail(
         )
         if job is None:
             return False
-        # A brief that already has drafts from an earlier job stays in review.
-        if not Draft.objects.filter(job__brief_id=job.brief_id).exists():
-            Brief.objects.filter(pk=job.brief_id).update(status=Brief.Status.FAILED)
+        # A brief that already has drafts from an earlier job goes back to review.
+        _brief_settle(job.brief_id)
         if failure == GenerationJob.Failure.MODEL and job.model_version_id is not None:
             model_version_load_failed(version_id=job.model_version_id, error=error)
+    live.partial_clear(job_id)
     return True
 
 
@@ -438,3 +524,9 @@ GENERATION = lifecycle.JobKind(
     before_send=lambda job_id: job_mark_waiting(job_id=job_id),
     due=_due,
 )
+
+
+def queue_version() -> int | None:
+    """A number that changes whenever a generation job is sent (None when unknowable):
+    a running batch looks for new jobs when it moves."""
+    return live.queue_version()

@@ -11,6 +11,7 @@ from django.utils.text import slugify
 
 from studio.models import Membership, Role, Team
 from studio.permissions import Need, membership_for_user, team_for_user
+from studio.services.accounts import password_one_time_set
 from studio.services.audit import audit_record
 from studio.services.errors import WrongState
 
@@ -65,8 +66,8 @@ def member_invite(
     """Create a new user and make them a member of the team (team admins and operators).
 
     Returns the membership and the new user's generated one-time password, to be shown
-    once to the inviting admin, who hands it over; the new member changes it at
-    /account/password/. Writes two audit rows: ``user.create`` and ``member.add``.
+    once to the inviting admin, who hands it over. It works for one sign-in, which
+    leads straight to choosing a new password (``password_one_time_use``). Writes two audit rows: ``user.create`` and ``member.add``.
 
     A team admin can only bring in *new* people. A username that is already taken —
     matched case-insensitively, so ``Alice`` cannot shadow ``alice`` — is refused with
@@ -93,6 +94,7 @@ def member_invite(
     try:
         with transaction.atomic():
             new_user.save()
+            password_one_time_set(user=new_user)
             membership = Membership.objects.create(user=new_user, team=team, role=role)
             audit_record(actor=user, team=team, verb="user.create", obj=new_user,
                          after={"user": username, "via": "invite"})
@@ -193,6 +195,7 @@ def team_create(*, name: str, admin_username: str, admin_email: str = "") -> tup
             admin.set_password(password)
             admin.full_clean(exclude=["password"])
             admin.save()
+            password_one_time_set(user=admin)
         elif not admin.is_active:
             raise ValidationError({"admin": f"The user {admin_username!r} is deactivated."})
         team = Team.objects.create(name=name, slug=slug)

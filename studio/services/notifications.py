@@ -167,10 +167,16 @@ def notify_training_finished(*, job_id: int) -> None:
     version = ModelVersion.objects.filter(training_job_id=job.pk).first()
     verdict = ""
     if job.status == TrainingJob.Status.SUCCEEDED and version is not None:
-        wins = (version.metrics or {}).get("candidate_wins")
-        verdict = (f" v{version.number} is ready; the gate says it "
-                   f"{'beats' if wins else 'does not beat'} the live model"
-                   f"{' and it is live now' if version.status == 'live' else ''}.")
+        live = " It is live now." if version.status == ModelVersion.Status.LIVE else ""
+        gate = version.gate if isinstance(version.gate, dict) else {}
+        if gate:  # the promotion gate's verdict, in its own words
+            passed = "passed" if gate.get("passed") else "did not pass"
+            verdict = (f" v{version.number} is ready; the gate {passed}: "
+                       f"{gate.get('message', '')}".rstrip(": ") + "." + live)
+        else:  # versions from before the gate: eval loss only
+            wins = (version.metrics or {}).get("candidate_wins")
+            verdict = (f" v{version.number} is ready; by eval loss it "
+                       f"{'beats' if wins else 'does not beat'} the live model.{live}")
     admins = Membership.objects.filter(team_id=job.project.team_id, role=Role.ADMIN)
     notify(team_id=job.project.team_id, kind=NotificationKind.TRAINING,
            event_key=f"training:job:{job.pk}",

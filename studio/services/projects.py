@@ -4,16 +4,21 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import Http404
 
 from studio.models import Project, Team
 from studio.models.projects import SETTINGS_FIELDS
 from studio.permissions import Need, project_for_user, team_for_user
 from studio.services.audit import audit_record
+from studio.services.members import is_operator
 from studio.services.webhooks import webhook_secret_new, webhook_url_validate
+
+# An operator may also set a project's base model (README: "A larger base model").
+OPERATOR_FIELDS = (*SETTINGS_FIELDS, "base_model")
 
 
 def _snapshot(project: Project) -> dict[str, Any]:
-    return {field: getattr(project, field) for field in SETTINGS_FIELDS}
+    return {field: getattr(project, field) for field in OPERATOR_FIELDS}
 
 
 def _webhook_prepare(project: Project, *, old_url: str, rotate_secret: bool) -> None:
@@ -46,10 +51,19 @@ def project_update_settings(
 ) -> Project:
     """Change brand voice, style rules, banned terms, learning policy and webhook URL
     (admins only); ``rotate_webhook_secret`` replaces the webhook signing secret."""
-    project = project_for_user(user, project_id, need=Need.ADMIN)
+    fields: tuple[str, ...] = SETTINGS_FIELDS
+    if is_operator(user):
+        # The Django admin (operators only): the same rules, plus the base model.
+        fields = OPERATOR_FIELDS
+        try:
+            project = Project.objects.select_related("team").get(pk=project_id)
+        except Project.DoesNotExist as exc:
+            raise Http404("Not found") from exc
+    else:
+        project = project_for_user(user, project_id, need=Need.ADMIN)
     before = _snapshot(project)
     for field, value in data.items():
-        if field in SETTINGS_FIELDS:
+        if field in fields:
             setattr(project, field, value)
     project.full_clean()
     _webhook_prepare(project, old_url=before["webhook_url"],
@@ -61,7 +75,7 @@ def project_update_settings(
         with transaction.atomic():
             # Only the settings: a promote or rollback that lands between the read above
             # and this save must not be undone by writing back a stale live_model.
-            project.save(update_fields=[*SETTINGS_FIELDS, "webhook_secret", "updated_at"])
+            project.save(update_fields=[*fields, "webhook_secret", "updated_at"])
             audit_record(actor=user, team=project.team, verb="project.settings", obj=project,
                          before=before, after=after)
     except IntegrityError as exc:

@@ -22,13 +22,15 @@ from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
-from generation.training import scrub_messages, scrub_personal_data
+from generation.editcost import edit_cost
+from generation.training import plain_turns, scrub_messages, scrub_personal_data
 from studio.models import Brief, Draft, GenerationJob, Review, ReviewAction, TrainingExample
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import Need, draft_for_user, teams_allowing
 from studio.services.audit import audit_record
 from studio.services.errors import Busy, Refused, Stale, StudioError, WrongState
 from studio.services.notifications import notify_brief_decided
+from studio.validators import clean_plain_text
 
 COMMENT_MAX = 4000
 TEXT_MAX = 100_000
@@ -130,18 +132,16 @@ def draft_claim_or_refuse(*, user: Any, draft_id: int) -> Draft:
 
 
 def _clean_text(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = clean_plain_text(text, field="text")
     if not text.strip():
         raise ValidationError({"text": "The text is empty. Write something, or reject the draft."})
     if len(text) > TEXT_MAX:
         raise ValidationError({"text": f"The text is longer than {TEXT_MAX:,} characters."})
-    if "\x00" in text:
-        raise ValidationError({"text": "Remove control characters from the text."})
     return text
 
 
 def _clean_comment(comment: str) -> str:
-    comment = comment.strip()
+    comment = clean_plain_text(comment, field="comment").strip()
     if len(comment) > COMMENT_MAX:
         raise ValidationError({"comment": f"Keep the comment under {COMMENT_MAX:,} characters."})
     return comment
@@ -184,7 +184,21 @@ def _prompt_messages(draft: Draft) -> list[dict[str, str]]:
         )
     ):
         return scrub_messages([{"role": m["role"], "content": m["content"]} for m in messages])
-    return scrub_messages([{"role": "user", "content": draft.prompt}])
+    # A draft from before drafts kept their messages: its prompt text as rendered.
+    return scrub_messages(plain_turns([{"role": "user", "content": draft.prompt}]))
+
+
+def decision_fields(*, action: str, model_text: str, final_text: str) -> dict[str, Any]:
+    """What a decision stores on its draft for the edit-cost figures: the action and, for
+    an approval, the edit from the model's text to the approved text
+    (``generation.editcost``: words for space-separated scripts, characters for CJK).
+    A rejection has no final text, so no edit cost."""
+    if action == ReviewAction.REJECT:
+        return {"decision": action, "edit_distance": None, "edit_units": None,
+                "edit_cost": None}
+    cost = edit_cost(model_text, final_text)
+    return {"decision": action, "edit_distance": cost.distance, "edit_units": cost.units,
+            "edit_cost": cost.cost}
 
 
 def _apply(
@@ -208,6 +222,7 @@ def _apply(
             "decided_at": now,
             "claimed_by": None,
             "claimed_until": None,
+            **decision_fields(action=action, model_text=draft.text, final_text=final_text),
         }
     else:
         updates |= {"claimed_by": user,
@@ -462,7 +477,7 @@ def reviews_decide(*, user: Any, decisions: Sequence[ReviewDecision]) -> list[De
 
 def draft_set_ab_pick(*, user: Any, draft_id: int, picked: bool) -> Draft:
     """Mark (or unmark) a variant as one of the brief's A/B variants to run."""
-    draft = draft_for_user(user, draft_id, need=Need.SUBMIT)
+    draft = draft_for_user(user, draft_id, need=Need.AB_TEST)
     if draft.status == Draft.Status.REJECTED and picked:
         raise Refused("A rejected draft cannot run; pick an approved or pending one.")
     with transaction.atomic():

@@ -15,12 +15,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
 from studio.models import GenerationJob
+from studio.selectors.knowledge import knowledge_uses_of
 from studio.services import generation as jobs
 from studio.services import training as versions
 from studio.tasks.heartbeat import heartbeat
@@ -55,16 +59,19 @@ def to_request(inputs: dict[str, Any]) -> Any:
     from generation.adapters import AdapterRef
     from generation.engine import GenerationRequest, SamplingParams
     from generation.prompts import (
-        KINDS,
         BriefInput,
         FewShotExample,
         ProjectVoice,
+        default_target,
         max_new_tokens_for,
     )
 
+    language = inputs.get("language", "en")
+
     def brief(fields: dict[str, Any]) -> BriefInput:
-        target = fields["target_words"] or KINDS[fields["kind"]].default_target_words
+        target = fields["target_words"] or default_target(fields["kind"], language)
         return BriefInput(
+            language=language,
             kind=fields["kind"], title=fields["title"], instructions=fields["instructions"],
             audience=fields["audience"], tone=fields["tone"],
             keywords=tuple(fields["keywords"]), target_words=target,
@@ -87,10 +94,12 @@ def to_request(inputs: dict[str, Any]) -> Any:
         adapter=AdapterRef(adapter["path"], adapter["sha256"]) if adapter else None,
         sampling=SamplingParams(
             max_new_tokens=max_new_tokens_for(main.target_words,
-                                              cap=settings.GENERATION_MAX_NEW_TOKENS)
+                                              cap=settings.GENERATION_MAX_NEW_TOKENS,
+                                              language=language)
         ),
         seed=inputs["seed"],
         reference_corpus=tuple(inputs["reference_corpus"]),
+        knowledge=tuple(p["text"] for p in inputs["knowledge"]["passages"]),
         request_id=str(inputs["job_id"]),
     )
 
@@ -101,6 +110,9 @@ def to_drafts(result: Any) -> list[dict[str, Any]]:
     params = asdict(result.sampling)
     params["model"] = result.model
     params["adapter_sha256"] = result.adapter_sha256
+    # The plain turns the prompt was rendered from: training examples and exports take
+    # them (studio.services.reviews), never the rendered text.
+    params["messages"] = [dict(m) for m in result.messages]
     return [
         {
             "variant": d.variant,
@@ -159,28 +171,173 @@ def check_record(check: Any, *, where: str) -> dict[str, Any]:
     }}
 
 
-def _refuse_bad_requests(
-    engine: Any, claims: list[Any], inputs: list[dict[str, Any]]
-) -> tuple[list[Any], list[Any]]:
-    """Check each job of a micro-batch on its own (its brief, prompt and adapter) and fail
-    only the bad ones, each with its own error: jobs of other projects and teams share
-    the batch and must neither fail nor see another's error."""
-    kept: list[Any] = []
-    requests: list[Any] = []
-    for c, i in zip(claims, inputs, strict=True):
+# How often a running batch looks for new jobs even when the queue counter in Redis did
+# not move (Redis down, or a job re-queued by the reconciler without a send).
+ADMIT_POLL_SECONDS = 2.0
+# How often each running job's partial text is published.
+PARTIAL_EVERY_SECONDS = 0.5
+# How often a running batch reads the cancel flags of its jobs (one Redis read).
+CANCEL_CHECK_SECONDS = 0.25
+
+Observer = Callable[[str, int], None]
+
+
+@dataclass
+class _Running:
+    claim: Any
+    key: int
+    knowledge: dict[str, Any]  # the passages retrieved for it (job_inputs)
+
+
+class BatchRun:
+    """One worker's continuous batch on one base model.
+
+    The job whose message started the task is taken first; then, at every decoding step
+    while there is room (GENERATION_MICRO_BATCH jobs, the engine's row cap), the next
+    queued job on the same base model joins, teams in turn (``job_claim_next``). Each job
+    leaves the batch the step its last variant ends and its drafts are saved at once;
+    a cancelled job leaves at the next step. Partial text goes to Redis every
+    PARTIAL_EVERY_SECONDS. ``observer(event, job_id)`` ("text": first partial text,
+    "drafts": saved) lets the benchmark time what users see.
+    """
+
+    def __init__(self, *, engine: Any, base_model: str, worker: str,
+                 observer: Observer | None = None) -> None:
+        self.engine = engine
+        self.base_model = base_model
+        self.worker = worker
+        self.observer = observer
+        self.batch = engine.batch(on_partial=self._publish, partial_every=PARTIAL_EVERY_SECONDS)
+        self.running: dict[int, _Running] = {}  # job id -> claim and batch key
+        self.lost: set[int] = set()  # claims the heartbeat found taken or cancelled
+        self.shown: set[int] = set()
+        self.jobs_done = 0
+        self.drafts = 0
+        self._queue_seen: int | None = None
+        self._polled = 0.0
+        self._cancel_checked = 0.0
+
+    def run(self, claim: Any, inputs: dict[str, Any]) -> str:
+        admit_until = time.monotonic() + settings.GENERATION_TASK_TIME_LIMIT / 2
+        self._join(claim, inputs)
+        with heartbeat(self._beat, every=max(1.0, settings.GENERATION_STUCK_AFTER / 4),
+                       name="job-heartbeat"):
+            try:
+                while True:
+                    if time.monotonic() < admit_until:
+                        self._admit()
+                    if self.batch.idle:
+                        break
+                    for key, result in self.batch.step():
+                        self._complete(key, result)
+                    self._drop_cancelled()
+            except Exception as exc:
+                self._give_back_all(exc)
+                return "failed"
+        if not self.jobs_done:
+            return "failed"
+        return f"wrote {self.drafts} drafts for {self.jobs_done} jobs"
+
+    # -- joining and leaving ---------------------------------------------------------
+
+    def _admit(self) -> None:
+        version = jobs.queue_version()
+        now = time.monotonic()
+        if (not self.batch.idle and version is not None and version == self._queue_seen
+                and now - self._polled < ADMIT_POLL_SECONDS):
+            return
+        self._queue_seen, self._polled = version, now
+        while len(self.running) < settings.GENERATION_MICRO_BATCH:
+            room = self.engine.max_batch_rows - self.batch.rows
+            claim = jobs.job_claim_next(worker=self.worker, base_model=self.base_model,
+                                        room=room if self.running else 10**6)
+            if claim is None:
+                return
+            try:
+                inputs = jobs.job_inputs(job_id=claim.job_id)
+            except Exception as exc:  # noqa: BLE001 - this job's own trouble
+                _give_back(claim, exc)
+                continue
+            self._join(claim, inputs)
+
+    def _join(self, claim: Any, inputs: dict[str, Any]) -> None:
         try:
-            request = to_request(i)
-            engine.prepare(request)
-        except Exception as exc:
-            if not _is_permanent(exc):
-                raise
-            logger.warning("job %s refused: %s: %s", c.job_id, type(exc).__name__, exc)
-            jobs.job_fail(job_id=c.job_id, token=c.token, error=f"{type(exc).__name__}: {exc}",
-                          failure=failure_of(exc))
-            continue
-        kept.append(c)
-        requests.append(request)
-    return kept, requests
+            key = self.batch.add(to_request(inputs))
+        except Exception as exc:  # noqa: BLE001 - refused alone, with its own error
+            logger.warning("job %s refused: %s: %s", claim.job_id, type(exc).__name__, exc)
+            _give_back(claim, exc)
+            return
+        self.running[claim.job_id] = _Running(claim, key, inputs["knowledge"])
+
+    def _complete(self, key: int, result: Any) -> None:
+        job_id = int(result.request_id)
+        running = self.running.pop(job_id, None)
+        if running is None:
+            return
+        uses = knowledge_uses_of(running.knowledge, result.knowledge_used)
+        if jobs.job_complete(claim=running.claim, prompt=result.prompt,
+                             drafts=to_drafts(result), timings=result.timings, knowledge=uses):
+            self.jobs_done += 1
+            self.drafts += len(result.drafts)
+            if self.observer is not None:
+                self.observer("drafts", job_id)
+
+    def _drop_cancelled(self) -> None:
+        now = time.monotonic()
+        if now - self._cancel_checked < CANCEL_CHECK_SECONDS and not self.lost:
+            return
+        self._cancel_checked = now
+        cancelled = jobs.jobs_cancelled(job_ids=list(self.running))
+        for job_id in (cancelled | self.lost) & set(self.running):
+            running = self.running.pop(job_id)
+            self.batch.cancel(running.key)
+            if job_id in cancelled:  # what this batch published since the cancel
+                jobs.job_partial_clear(job_id=job_id)
+            logger.info("job %s left the batch: cancelled or taken over", job_id)
+
+    def _beat(self) -> None:
+        for job_id, running in list(self.running.items()):
+            if not jobs.job_heartbeat(claim=running.claim):
+                self.lost.add(job_id)
+
+    def _publish(self, texts: list[Any]) -> None:
+        by_job: dict[int, list[Any]] = {}
+        for t in texts:
+            by_job.setdefault(int(t.request_id), []).append(t)
+        for job_id, parts in by_job.items():
+            if job_id not in self.running or job_id in self.lost:
+                continue
+            jobs.job_partial_publish(job_id=job_id, seconds=parts[0].seconds, variants=[
+                {"variant": p.variant, "text": p.text, "tokens": p.completion_tokens,
+                 "max": p.max_new_tokens} for p in parts])
+            if self.observer is not None and job_id not in self.shown:
+                self.shown.add(job_id)
+                self.observer("text", job_id)
+
+    # -- failures ----------------------------------------------------------------------
+
+    def _give_back_all(self, exc: BaseException) -> None:
+        # A fault while the batch decodes concerns every job in it: none loses its drafts
+        # to another's request (each was checked alone when it joined); each job retries
+        # within its own attempts.
+        logger.warning("batch on %s failed: %s: %s", self.base_model, type(exc).__name__, exc)
+        for running in self.running.values():
+            if running.claim.job_id not in self.lost:
+                _give_back(running.claim, exc)
+        self.running.clear()
+
+
+def _give_back(claim: Any, exc: BaseException) -> None:
+    """Fail the job for good (a permanent error, or its last attempt), or put it back in
+    the queue and send it again (it retries within its attempts)."""
+    message = f"{type(exc).__name__}: {exc}"
+    if _is_permanent(exc) or claim.attempts >= settings.GENERATION_MAX_ATTEMPTS:
+        error = message if _is_permanent(exc) else (
+            f"Failed {claim.attempts} times; last error: {message}")
+        jobs.job_fail(job_id=claim.job_id, token=claim.token, error=error,
+                      failure=failure_of(exc))
+    elif jobs.job_release(claim=claim, error=message):
+        jobs.job_send(claim.job_id)
 
 
 @shared_task(
@@ -193,58 +350,29 @@ def _refuse_bad_requests(
     soft_time_limit=max(1, settings.GENERATION_TASK_TIME_LIMIT - 30),
 )
 def generate_job(self: Any, job_id: int) -> str:
+    """Write the job, and every job that joins its batch meanwhile (see BatchRun)."""
     # The process id too: admins (and tests) can tell which process wrote a job.
     worker = f"{self.request.hostname or 'local'} pid {os.getpid()}:{self.request.id or '-'}"
     claim = jobs.job_claim(job_id=job_id, worker=worker)
     if claim is None:
         return "nothing to do"
-    mates = jobs.job_claim_batch_mates(
-        claim=claim, worker=worker, limit=settings.GENERATION_MICRO_BATCH - 1
-    )
-    claims = [claim, *mates]
-    shared = False
+    return generation_run(claim=claim, worker=worker)
+
+
+def generation_run(*, claim: Any, worker: str, observer: Observer | None = None) -> str:
+    """Load what the claimed job needs and run a batch from it until no job is left."""
     try:
-        with heartbeat(lambda: [jobs.job_heartbeat(claim=c) for c in claims],
+        with heartbeat(lambda: jobs.job_heartbeat(claim=claim),
                        every=max(1.0, settings.GENERATION_STUCK_AFTER / 4), name="job-heartbeat"):
-            inputs = [jobs.job_inputs(job_id=c.job_id) for c in claims]
-            shared = True  # until here an error concerns every job: they share the base model
-            engine = engine_for(inputs[0]["base_model"])
-            shared = False
-            claims, requests = _refuse_bad_requests(engine, claims, inputs)
-            if not claims:
-                return "failed"
-            total = sum(r.variants for r in requests)
-
-            def progress(done: int, _total: int) -> None:
-                for c, r in zip(claims, requests, strict=True):
-                    jobs.job_heartbeat(claim=c, done=min(r.variants, done * r.variants // total))
-
-            results = engine.generate(requests, progress=progress)
-    except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"
-        logger.warning("job %s failed: %s", job_id, message)
-        if _is_permanent(exc) and (shared or len(claims) == 1):
-            for c in claims:
-                jobs.job_fail(job_id=c.job_id, token=c.token, error=message,
-                              failure=failure_of(exc))
-            return "failed"
-        # Anything else, or a permanent error that could be any one job's (each was checked
-        # on its own, so this is rare): nobody fails for another's request. The mates run
-        # again on their own; this job retries within its attempts.
-        for mate in mates:
-            if jobs.job_release(claim=mate, error=message):
-                jobs.job_send(mate.job_id)
-        if claim.attempts >= settings.GENERATION_MAX_ATTEMPTS:
-            jobs.job_fail(job_id=claim.job_id, token=claim.token,
-                          error=f"Failed {claim.attempts} times; last error: {message}",
-                          failure=failure_of(exc))
-            return "failed"
-        jobs.job_release(claim=claim, error=message)
-        raise self.retry(exc=exc, countdown=min(60, 2 ** claim.attempts)) from exc
-    for c, result in zip(claims, results, strict=True):
-        jobs.job_complete(claim=c, prompt=result.prompt, drafts=to_drafts(result),
-                          timings=result.timings)
-    return f"wrote {sum(len(r.drafts) for r in results)} drafts for {len(claims)} jobs"
+            inputs = jobs.job_inputs(job_id=claim.job_id)
+            engine = engine_for(inputs["base_model"])
+    except Exception as exc:  # noqa: BLE001 - the job's own run fails or retries
+        logger.warning("job %s failed: %s: %s", claim.job_id, type(exc).__name__, exc)
+        _give_back(claim, exc)
+        return "failed"
+    run = BatchRun(engine=engine, base_model=inputs["base_model"], worker=worker,
+                   observer=observer)
+    return run.run(claim, inputs)
 
 
 @shared_task(

@@ -122,23 +122,73 @@ def _incumbent_adapter(inputs: dict[str, Any], recorder: ProgressRecorder) -> tu
     return live["path"], f"v{live['version']}"
 
 
-def _load_check(base_model: str, result: Any, recorder: ProgressRecorder) -> dict[str, Any]:
-    """The finishing step: load the new adapter the way generation workers do (same
-    loader, same libraries as this image's lock) and write a few tokens; a version that
-    fails is registered with the reason and never auto-promoted."""
+def _check_and_gate(
+    inputs: dict[str, Any], snapshot: Any, result: Any, candidate: Any, incumbent: Any,
+    incumbent_dir: Any, incumbent_name: str, recorder: ProgressRecorder,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The finishing steps, on one engine loaded the way generation workers load it
+    (same loader, same libraries as this image's lock):
+
+    1. the load check: load the new adapter and write a few tokens; a version that
+       fails is registered with the reason and never auto-promoted;
+    2. the gate: the candidate and the version it would replace write drafts for the
+       snapshot's held-out briefs with the same seeds, scored by edit cost against the
+       approved texts (``generation.gate``).
+
+    Returns (the check as the version records it, the gate report as a dict)."""
     from generation.adapters import AdapterRef
-    from generation.engine import check_adapter_loads
+    from generation.engine import Engine
+    from generation.errors import GenerationError
+    from generation.gate import DRAFTS_FAILED, GateReport, run_gate, voice_of
     from studio.tasks.generation import check_record
 
+    ref = AdapterRef(str(result.adapter_dir), str(result.adapter_sha256))
     recorder.note("load check: loading the adapter as the generation workers do")
-    check = check_adapter_loads(
-        base_model, settings.MODEL_CACHE_DIR,
-        AdapterRef(str(result.adapter_dir), str(result.adapter_sha256)),
-        device=settings.GENERATION_DEVICE,
-    )
-    recorder.note(f"load check passed in {check.seconds:.1f}s" if check.ok
-                  else f"load check FAILED: {check.error}")
-    return check_record(check, where="training worker")
+    try:
+        engine = Engine.load(inputs["base_model"], settings.MODEL_CACHE_DIR,
+                             device=settings.GENERATION_DEVICE, max_adapters=2)
+    except GenerationError as exc:
+        error = f"the base model could not be loaded: {exc}"
+        recorder.note(f"load check FAILED: {error}")
+        return ({"ok": False, "error": error, "info": {"where": "training worker"}},
+                GateReport(verdict=DRAFTS_FAILED, message=error).to_dict())
+    try:
+        check = engine.check_adapter(ref)
+        recorder.note(f"load check passed in {check.seconds:.1f}s" if check.ok
+                      else f"load check FAILED: {check.error}")
+        if not check.ok:
+            gate = GateReport(verdict=DRAFTS_FAILED, message=(
+                f"The candidate could not be loaded, so it wrote no draft: {check.error}"))
+            return check_record(check, where="training worker"), gate.to_dict()
+        live = inputs["incumbent"]
+        held_out = snapshot.sft_eval
+        recorder.note(f"gate: the candidate and the {incumbent_name} write drafts for "
+                      f"{min(len(held_out), settings.GATE_MAX_BRIEFS)} held-out brief(s)")
+        report = run_gate(
+            engine, held_out, candidate=ref,
+            incumbent=(AdapterRef(str(incumbent_dir), live["sha256"])
+                       if incumbent_dir is not None else None),
+            candidate_name="the candidate", incumbent_name=incumbent_name,
+            max_briefs=settings.GATE_MAX_BRIEFS, max_new_tokens=settings.GATE_MAX_NEW_TOKENS,
+            voice=voice_of(inputs.get("voice")), candidate_loss=candidate.loss,
+            incumbent_loss=incumbent.loss, resamples=settings.GATE_BOOTSTRAP_RESAMPLES,
+        )
+        recorder.note(f"gate: {report.verdict} in {report.settings['seconds']}s: "
+                      f"{report.message}")
+        return check_record(check, where="training worker"), report.to_dict()
+    finally:
+        del engine
+        _free_memory()
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _train(claim: svc.Claim) -> str:
@@ -168,13 +218,17 @@ def _train(claim: svc.Claim) -> str:
     candidate = evaluate_adapter(base_dir, result.adapter_dir, evals,
                                  max_length=config.max_length)
     incumbent = evaluate_adapter(base_dir, incumbent_dir, evals, max_length=config.max_length)
-    wins = compare(candidate, incumbent)
-    check = _load_check(inputs["base_model"], result, recorder)
     svc.training_job_log(claim=claim, loss_curve=recorder.curve, log_tail=recorder.log)
+    check, gate = _check_and_gate(inputs, snapshot, result, candidate, incumbent,
+                                  incumbent_dir, incumbent_name, recorder)
+    svc.training_job_log(claim=claim, loss_curve=recorder.curve, log_tail=recorder.log)
+    metrics = _metrics(candidate, incumbent, incumbent_name, result)
+    metrics["loss_better"] = compare(candidate, incumbent)
+    # Auto-promote follows the gate (edit cost on held-out drafts), not eval loss.
     version = svc.training_job_finish(
         claim=claim, adapter_path=str(result.adapter_dir), adapter_sha=str(result.adapter_sha256),
-        metrics=_metrics(candidate, incumbent, incumbent_name, result), candidate_wins=wins,
-        base_revision=base_revision, load_check=check,
+        metrics=metrics, candidate_wins=bool(gate["passed"]),
+        base_revision=base_revision, load_check=check, gate=gate,
     )
     return "claim lost" if version is None else f"registered v{version.number}"
 

@@ -22,9 +22,9 @@ def _section(request: HttpRequest, brief: Brief, form: AdResultForm | None = Non
              *, status: int = 200, reported: bool = False) -> HttpResponse:
     if not brief.takes_ad_results:
         raise Http404("Only ad copy briefs run A/B tests.")
-    can_submit = role_allows(role_in(request.user, brief.project.team_id), Need.SUBMIT)
+    can_ab_test = role_allows(role_in(request.user, brief.project.team_id), Need.AB_TEST)
     return render(request, "studio/briefs/_ab_results.html", {
-        "brief": brief, "ab": ab_test_summary(brief), "can_submit": can_submit,
+        "brief": brief, "ab": ab_test_summary(brief), "can_ab_test": can_ab_test,
         "form": form or AdResultForm(), "reported": reported,
     }, status=status)
 
@@ -38,11 +38,11 @@ def brief_ab_results(request: HttpRequest, brief_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def brief_ab_report(request: HttpRequest, brief_id: int) -> HttpResponse:
-    brief = brief_for_user(request.user, brief_id, need=Need.SUBMIT)
+    brief = brief_for_user(request.user, brief_id, need=Need.AB_TEST)
     form = AdResultForm(request.POST)
     draft_id = request.POST.get("draft", "")
     try:
-        draft = draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        draft = draft_for_user(request.user, draft_id, need=Need.AB_TEST)
         if draft.job.brief_id != brief.pk:
             raise Http404("No such variant in this brief.")
         ad_result_report(user=request.user, draft_id=draft.pk, data=request.POST)

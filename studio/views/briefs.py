@@ -35,7 +35,8 @@ from studio.selectors.briefs import (
     project_briefs,
 )
 from studio.selectors.filters import ORDER_CHOICES, PAGE_SIZES, page_size
-from studio.selectors.generation import job_problem
+from studio.selectors.generation import job_live, job_problem
+from studio.selectors.knowledge import job_knowledge
 from studio.services.briefs import brief_submit
 from studio.services.errors import StudioError
 from studio.services.reviews import draft_set_ab_pick
@@ -79,14 +80,18 @@ def brief_new(request: HttpRequest, project_id: int) -> HttpResponse:
     form = None
     throttled: GenerationThrottled | None = None
     if form_class is not None:
-        form = form_class(request.POST if request.method == "POST" else None)
+        form = form_class(request.POST if request.method == "POST" else None,
+                          language=project.language)
     if request.method == "POST" and form is not None:
         data = request.POST.dict()
         data["kind"] = kind
         try:
             brief = brief_submit(user=request.user, project_id=project.pk, data=data)
-        except ValidationError:
-            form.is_valid()  # the same form the service used: errors go next to their fields
+        except ValidationError as exc:
+            # The same form the service used: errors go next to their fields. A refusal
+            # about a field the form has not got (a crafted post) shows above the form.
+            if form.is_valid():
+                form.add_error(None, exc.messages)
         except GenerationThrottled as exc:
             throttled = exc  # the bound form shows back everything that was typed
         else:
@@ -125,10 +130,13 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
         "page": page,
         "reasons": list(REJECT_REASONS.items()),
         "can_submit": role_allows(role, Need.SUBMIT),
+        "can_ab_test": role_allows(role, Need.AB_TEST),
         "can_review": role_allows(role, Need.REVIEW),
         "assignees": assignees_for(request.user, brief.project.team_id),
         "is_admin": is_admin,
         "problem": job_problem(job=page.latest_job, project=brief.project, is_admin=is_admin),
+        "live": job_live(job=page.latest_job),
+        "facts_used": job_knowledge(job=page.latest_job),
     })
 
 
@@ -142,12 +150,12 @@ def draft_ab_pick(request: HttpRequest, draft_id: int) -> HttpResponse:
         if request.htmx:  # type: ignore[attr-defined]
             return HttpResponse(error_text(exc), status=422)
         messages.error(request, error_text(exc))
-        draft = draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        draft = draft_for_user(request.user, draft_id, need=Need.AB_TEST)
         return redirect("brief_detail", brief_id=draft.job.brief_id)
     if request.htmx:  # type: ignore[attr-defined]
         role = role_in(request.user, draft.project.team_id)
         response = render(request, "studio/briefs/detail.html#ab-pick", {
-            "draft": draft, "can_submit": True, "can_review": role_allows(role, Need.REVIEW),
+            "draft": draft, "can_ab_test": True, "can_review": role_allows(role, Need.REVIEW),
         })
         response["HX-Trigger"] = "ab-picks-changed"  # the A/B results section reloads
         return response

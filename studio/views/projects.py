@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 
 from studio.forms import ProjectSettingsForm
 from studio.permissions import Need, project_for_user, role_allows, role_in, team_for_user
@@ -51,6 +52,7 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
+@never_cache  # the page shows the webhook signing secret
 def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id, need=Need.ADMIN)
     if request.method == "POST" and "rotate_webhook_secret" in request.POST:

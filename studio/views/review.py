@@ -25,6 +25,7 @@ from studio.permissions import (
     project_for_user,
     team_for_user,
 )
+from studio.selectors.knowledge import job_knowledge
 from studio.selectors.reviews import (
     QueueFilters,
     diff_stats,
@@ -174,7 +175,9 @@ def _workspace_context(
         "model_text": text_with_flag_marks(draft.text, draft.flags),
         "diff": word_diff(draft.text, text) if text != draft.text else None,
         "diff_stats": diff_stats(draft.text, text) if text != draft.text else None,
+        "diff_units": draft.project.content_language.units_label,
         "history": draft_history(draft=draft),
+        "facts_used": job_knowledge(job=draft.job),
         "errors": errors or {},
         "conflict": conflict,
         "conflict_diff": (word_diff(conflict.draft.current_text, text)
@@ -210,12 +213,48 @@ def _render_workspace(
 @require_GET
 @vary_on_headers("HX-Request")
 def draft_review(request: HttpRequest, draft_id: int) -> HttpResponse:
-    left = _int(request.GET.get("from"))
+    """The one-draft page. Opening it changes nothing (a cross-site link cannot claim
+    drafts for an editor): the page claims the draft with a POST as it loads, and that
+    POST gives back the draft the editor came ``from``."""
+    draft = _draft_for_page(request, draft_id)
+    context = _workspace_context(request, draft, mine=False)
+    if context["pending"] and context["holder"] is None:
+        left = _int(request.GET.get("from"))
+        context["claim_from"] = left if left is not None and left != draft_id else ""
+        context["claim_url"] = reverse("draft_claim", kwargs={"draft_id": draft_id})
+    return _render_workspace(request, context)
+
+
+@login_required
+@require_POST
+def draft_claim_page(request: HttpRequest, draft_id: int) -> HttpResponse:
+    """Claim the draft for REVIEW_CLAIM_SECONDS (the page posts this when it opens).
+
+    Mine: a short note replaces the claim form. Another editor's: the whole workspace
+    comes back read-only with their name, so nobody types into a draft they cannot save.
+    """
+    left = _int(request.POST.get("from"))
     if left is not None and left != draft_id:
         # Moving on from a draft gives its claim back at once.
         draft_release(user=request.user, draft_id=left)
     claim = draft_claim(user=request.user, draft_id=draft_id)
-    return _render_workspace(request, _workspace_context(request, claim.draft, mine=claim.mine))
+    if not request.htmx:  # type: ignore[attr-defined]
+        project, filters = _draft_scope(request, claim.draft)
+        return redirect(_review_url(draft_id, _scope_qs(project, filters)))
+    if claim.mine:
+        return render(request, "studio/review/draft.html#claimed", {"draft": claim.draft})
+    response = render(request, "studio/review/draft.html#workspace",
+                      _workspace_context(request, claim.draft, mine=False))
+    response["HX-Retarget"] = "#workspace"
+    response["HX-Reswap"] = "outerHTML"
+    return response
+
+
+def _draft_for_page(request: HttpRequest, draft_id: int) -> Draft:
+    draft = draft_for_user(request.user, draft_id, need=Need.REVIEW)
+    return Draft.objects.select_related(
+        "project__team", "job__brief", "job__model_version", "claimed_by"
+    ).get(pk=draft.pk)
 
 
 def _error_dict(exc: ValidationError) -> dict[str, list[str]]:
@@ -233,10 +272,7 @@ def _refused(
     *,
     rejecting: bool = False,
 ) -> HttpResponse:
-    draft = draft_for_user(request.user, draft_id, need=Need.REVIEW)
-    draft = Draft.objects.select_related(
-        "project__team", "job__brief", "job__model_version", "claimed_by"
-    ).get(pk=draft.pk)
+    draft = _draft_for_page(request, draft_id)
     if request.POST.get("from") == "queue":
         message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         if request.htmx:  # type: ignore[attr-defined]
@@ -362,6 +398,7 @@ def draft_diff(request: HttpRequest, draft_id: int) -> HttpResponse:
     return render(request, "studio/review/draft.html#diff", {
         "diff": word_diff(draft.text, text) if text != draft.text else None,
         "diff_stats": diff_stats(draft.text, text) if text != draft.text else None,
+        "diff_units": draft.project.content_language.units_label,
     })
 
 

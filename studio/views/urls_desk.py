@@ -29,6 +29,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("projects/<int:project_id>/review/", review.project_review_queue,
          name="project_review_queue"),
     path("drafts/<int:draft_id>/review/", review.draft_review, name="draft_review"),
+    path("drafts/<int:draft_id>/claim/", review.draft_claim_page, name="draft_claim"),
     path("drafts/<int:draft_id>/approve/", review.draft_approve, name="draft_approve"),
     path("drafts/<int:draft_id>/reject/", review.draft_reject, name="draft_reject"),
     path("drafts/<int:draft_id>/save/", review.draft_save, name="draft_save"),

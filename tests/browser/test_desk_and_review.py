@@ -118,6 +118,10 @@ def test_a_stale_save_shows_a_conflict_and_keeps_the_text(
     url = live_server.url + reverse("draft_review", kwargs={"draft_id": world.draft.pk})
     mine = new_page(world.editor)
     mine.goto(url)
+    # Opening the page claimed nothing; the page's POST as it loaded did.
+    mine.wait_for_selector("p#claim")
+    world.draft.refresh_from_db()
+    assert world.draft.claimed_by == world.editor
     # The editor's claim runs out while they think; a colleague edits and moves on.
     Draft.objects.filter(pk=world.draft.pk).update(claimed_until=None, claimed_by=None)
     theirs = new_page(world.admin)

@@ -128,3 +128,23 @@ def test_it_flags_a_draft_that_copies_the_reference_corpus(engine):
     assert second.drafts[0].text == text
     flag = next(f for f in second.drafts[0].flags if f.code == NEAR_COPY)
     assert flag.span is not None and flag.span[1] - flag.span[0] > 40
+
+
+def test_drafts_end_at_a_sentence_near_the_target_length(engine):
+    from generation.checks import SHORTENED, TRUNCATED
+    from generation.prompts import max_new_tokens_for, target_tokens_for
+
+    # The budget comes from the brief (no max_new_tokens): the engine stops each row at
+    # the first sentence end after the target, and trims a row that reaches its cap.
+    requests = [GenerationRequest(brief("ad_copy", target_words=25), variants=3, seed=7),
+                GenerationRequest(brief("social_post", target_words=20), variants=2, seed=8)]
+    for request, result in zip(requests, engine.generate(requests), strict=True):
+        words = request.brief.target_words
+        for draft in result.drafts:
+            codes = {f.code for f in draft.flags}
+            # The model ended it, or the engine stopped it at a sentence end, or it was
+            # trimmed back to one: never left cut.
+            assert TRUNCATED not in codes, draft.text
+            assert draft.finish_reason == "eos" or SHORTENED in codes, draft
+            assert target_tokens_for(words) // 3 <= draft.completion_tokens
+            assert draft.completion_tokens <= max_new_tokens_for(words)

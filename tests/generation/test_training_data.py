@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from generation.checks import (
     PERSONAL_CARD,
     PERSONAL_EMAIL,
+    PERSONAL_ID,
     PERSONAL_PHONE,
     check_personal_data,
     find_personal_data,
@@ -82,6 +83,11 @@ def test_it_imports_without_torch() -> None:
         # Years, year ranges, prices and percentages stay.
         ("In 1999-2004 and 2022 2023 2024", "In 1999-2004 and 2022 2023 2024"),
         ("12 500 000 € and 45 000 000 %", "12 500 000 € and 45 000 000 %"),
+        # Chinese contact details, with the same detector as the draft flags.
+        ("请致电13800138000或（010）12345678，身份证11010519491231002X。",
+         "请致电[phone]或[phone]，身份证[id]。"),
+        ("卡号6222021234567890128，邮箱jane@example.com谢谢", "卡号[card]，邮箱[email]谢谢"),
+        ("客服１３８００１３８０００，2024年5月1日", "客服[phone]，2024年5月1日"),
     ],
 )
 def test_it_scrubs_personal_data(text: str, expected: str) -> None:
@@ -90,18 +96,23 @@ def test_it_scrubs_personal_data(text: str, expected: str) -> None:
 
 # --- Scrubbing removes exactly what the draft flags report -----------------------------
 
-PLACEHOLDER = {PERSONAL_EMAIL: "[email]", PERSONAL_PHONE: "[phone]", PERSONAL_CARD: "[card]"}
+PLACEHOLDER = {PERSONAL_EMAIL: "[email]", PERSONAL_PHONE: "[phone]", PERSONAL_CARD: "[card]",
+               PERSONAL_ID: "[id]"}
 
 # Pieces that make the detectors' edge cases likely: digit runs and the characters
 # that join, bound or fake them, real-looking personal data, dates and placeholders.
 _PIECES = st.one_of(
     st.sampled_from([" ", "-", ".", "/", "(", ")", "+", "@", ",", ":", "%", "$", "€", "#",
-                     "_", "\n", "\t", "\u00a0", "[", "]", "\x00", "é", "٣"]),
+                     "_", "\n", "\t", "\u00a0", "[", "]", "\x00", "é", "٣",
+                     # Chinese text, full-width forms and invisible characters
+                     "电话", "，", "。", "（", "）", "＋", "－", "１", "８", "\u200b", "x", "X"]),
     st.text(alphabet="0123456789", min_size=1, max_size=6),
     st.text(alphabet="abexyz", min_size=1, max_size=4),
     st.sampled_from(["4111 1111 1111 1111", "4111111111111111", "+44 20 7946 0958",
                      "(555) 123-4567", "jane@example.com", ".co.uk", "2024-05-01",
-                     "12/05/2024", "1999", "07700900123", "[phone]", "[email]", "[card]"]),
+                     "12/05/2024", "1999", "07700900123", "[phone]", "[email]", "[card]",
+                     "13800138000", "138 0013 8000", "+86", "(010)", "0755-", "11010519491231002X",
+                     "110105", "19491231", "6222021234567890128", "[id]"]),
 )
 ANY_TEXT = st.one_of(st.lists(_PIECES, max_size=40).map("".join), st.text(max_size=80))
 PROPERTY = settings(max_examples=600, derandomize=True, database=None, deadline=None,
@@ -289,3 +300,36 @@ def test_it_picks_defaults_from_the_dataset_size() -> None:
     )
     with pytest.raises(ValueError, match="Unknown"):
         TrainConfig.from_dict({"epochz": 1})
+
+
+# --- Plain turns of prompts rendered before drafts kept their messages ---------------
+
+RENDERED = ("<|im_start|>system\nBe warm.<|im_end|>\n<|im_start|>user\nWrite a tagline."
+            "<|im_end|>\n<|im_start|>assistant\nOld one.<|im_end|>\n<|im_start|>user\n"
+            "Another, 简短。<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_plain_turns_undo_a_chatml_rendered_prompt():
+    from generation.training import plain_turns
+
+    assert plain_turns([{"role": "user", "content": RENDERED}]) == [
+        {"role": "system", "content": "Be warm."},
+        {"role": "user", "content": "Write a tagline."},
+        {"role": "assistant", "content": "Old one."},
+        {"role": "user", "content": "Another, 简短。"},
+    ]
+    # Without the generation prompt (as the studio's older drafts stored it) too.
+    assert plain_turns([{"role": "user", "content": "<|im_start|>user\nHi<|im_end|>"}]) == [
+        {"role": "user", "content": "Hi"}]
+
+
+@pytest.mark.parametrize("messages", [
+    [{"role": "user", "content": "Write about <|im_start|> tokens"}],  # not rendered
+    [{"role": "user", "content": "<|im_start|>user\nHi<|im_end|> trailing text"}],
+    [{"role": "user", "content": "<|im_start|>system\nOnly a system turn<|im_end|>\n"}],
+    [{"role": "system", "content": "S"}, {"role": "user", "content": RENDERED}],  # plain already
+])
+def test_plain_turns_leave_anything_else_alone(messages):
+    from generation.training import plain_turns
+
+    assert plain_turns(messages) == messages

@@ -63,7 +63,7 @@ def test_reporting_the_same_period_again_replaces_it_and_is_audited(
 
     _, a, _, _ = ad
     first, created = ad_result_report(user=world.marketer, draft_id=a.pk, data=_report())
-    again, created_again = ad_result_report(user=world.editor, draft_id=a.pk,
+    again, created_again = ad_result_report(user=world.admin, draft_id=a.pk,
                                             data=_report(clicks=55))
     assert created and not created_again and first.pk == again.pk
     assert AdResult.objects.get().clicks == 55
@@ -235,3 +235,33 @@ def test_a_decided_test_teaches_the_winner_over_the_runner_up(world: World, ad: 
     flipped = TrainingExample.objects.get(kind="preference", excluded=False)
     assert flipped.completion == "Long and loud!"
     assert AuditEvent.objects.filter(verb="example.exclude").count() == 1
+
+
+def test_editors_neither_pick_nor_report_so_they_make_no_training_pairs(
+    client: Client, world: World, ad: Any
+) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from studio.models import TrainingExample
+    from studio.services.ad_results import ad_result_report
+
+    brief, a, b, c = ad
+    client.force_login(world.editor)
+    # A result that would decide the test at once (40% vs 1% CTR).
+    page = client.post(reverse("brief_ab_report", args=[brief.pk]),
+                       {**_report(clicks=400), "draft": a.pk}, headers=HX)
+    api = client.post(f"/api/drafts/{b.pk}/ad-results/", json.dumps(_report(clicks=10)),
+                      content_type="application/json")
+    pick = client.post(reverse("draft_ab_pick", args=[c.pk]), {"picked": "1"})
+    assert (page.status_code, api.status_code, pick.status_code) == (403, 403, 403)
+    with pytest.raises(PermissionDenied):
+        ad_result_report(user=world.editor, draft_id=a.pk, data=_report())
+    assert not AdResult.objects.exists() and not TrainingExample.objects.exists()
+    assert not Draft.objects.get(pk=c.pk).ab_pick
+    section = client.get(reverse("brief_ab_results", args=[brief.pk]), headers=HX)
+    assert section.status_code == 200 and 'class="ab-report"' not in section.content.decode()
+
+    # The same reports from a marketer decide the test and teach the winner.
+    ad_result_report(user=world.marketer, draft_id=a.pk, data=_report(clicks=400))
+    ad_result_report(user=world.marketer, draft_id=b.pk, data=_report(clicks=10))
+    assert TrainingExample.objects.filter(kind="preference").count() == 1

@@ -175,3 +175,82 @@ def test_training_examples_cannot_be_edited_in_the_admin(operator: Client, world
     example.refresh_from_db()
     assert (example.completion, example.excluded) == ("As approved.", False)
     assert operator.get(reverse("admin:studio_trainingexample_add")).status_code == 403
+
+
+# No door across teams (issue 17) -------------------------------------------------------
+
+
+def test_the_operators_webhook_url_passes_the_same_check_as_the_settings_page(
+    operator: Client, world: World
+) -> None:
+    url = reverse("admin:studio_project_change", args=[world.project.pk])
+    form = {"name": world.project.name, "language": "en", "brand_voice": "Bold.", "style_must": "",
+            "style_must_not": "", "banned_terms": "", "auto_retrain_threshold": "",
+            "base_model": "", "_save": "Save"}
+    response = operator.post(url, {**form, "webhook_url": "http://127.0.0.1:6379/"},
+                             follow=True)
+    assert "Webhook URLs must point at a public address; 127.0.0.1 is loopback." in \
+        response.content.decode()
+    world.project.refresh_from_db()
+    assert (world.project.webhook_url, world.project.brand_voice) == ("", world.project.brand_voice)
+    assert not AuditEvent.objects.exists()
+
+    ok = operator.post(url, {**form, "webhook_url": "", "base_model": "local:/models/qwen"})
+    assert ok.status_code == 302
+    world.project.refresh_from_db()
+    assert (world.project.base_model, world.project.brand_voice) == ("local:/models/qwen", "Bold.")
+    event = AuditEvent.objects.get(verb="project.settings")
+    assert event.after["base_model"] == "local:/models/qwen"
+
+
+def test_the_admin_cannot_move_or_rewrite_a_teams_rows(operator: Client, world: World) -> None:
+    brief_url = reverse("admin:studio_brief_change", args=[world.brief.pk])
+    body = operator.get(brief_url).content.decode()
+    assert world.brief.title in body and 'name="project"' not in body  # shown, read-only
+    assert operator.post(brief_url, {"project": world.other_project.pk, "title": "Moved",
+                                     "_save": "Save"}).status_code == 403
+    draft_url = reverse("admin:studio_draft_change", args=[world.draft.pk])
+    assert operator.post(draft_url, {"text": "Rewritten", "_save": "Save"}).status_code == 403
+    project_url = reverse("admin:studio_project_change", args=[world.project.pk])
+    operator.post(project_url, {"name": world.project.name, "team": world.other_team.pk,
+                                "_save": "Save"})
+    world.brief.refresh_from_db()
+    world.draft.refresh_from_db()
+    world.project.refresh_from_db()
+    assert world.brief.project == world.project and world.brief.title != "Moved"
+    assert world.draft.text != "Rewritten"
+    assert world.project.team == world.team
+    for model in ("team", "project", "brief", "draft"):
+        assert operator.get(reverse(f"admin:studio_{model}_add")).status_code == 403
+
+
+def test_a_team_admin_is_not_let_into_the_django_admin(client: Client, world: World) -> None:
+    client.force_login(world.admin)
+    response = client.get(reverse("admin:studio_project_change", args=[world.other_project.pk]))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_demo_makes_no_superuser_and_demotes_an_old_one(
+    settings: Any, tmp_path: Any, db: Any
+) -> None:
+    import io
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    users = get_user_model().objects.filter(username__in=["admin", "editor", "marketer"])
+    assert users.count() == 3
+    assert not users.filter(is_staff=True).exists()
+    assert not users.filter(is_superuser=True).exists()
+    assert Membership.objects.get(user__username="admin").role == Role.ADMIN
+    printed = out.getvalue()
+    for name in ("admin", "editor", "marketer"):
+        assert f"  {name}" in printed  # run.sh prints these lines as the demo logins
+
+    users.filter(username="admin").update(is_staff=True, is_superuser=True)  # an older demo
+    call_command("seed_demo", stdout=io.StringIO())
+    assert not get_user_model().objects.filter(is_superuser=True).exists()

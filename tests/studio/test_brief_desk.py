@@ -98,7 +98,7 @@ def test_it_shows_errors_next_to_the_fields_and_saves_nothing(
     assert response.status_code == 200
     assert 'id="id_title-error"' in body and "This field is required." in body
     assert 'id="id_variants-error"' in body
-    assert "Remove control characters" in body
+    assert "Remove the control character U+0000 (NUL)" in body
     assert 'value="Autumn blend"' in body  # what was typed stays
     assert Brief.objects.count() == before
     assert not GenerationJob.objects.filter(brief__title="").exists()

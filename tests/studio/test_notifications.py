@@ -135,11 +135,14 @@ def test_it_tells_the_admins_when_training_ends_with_the_gate_verdict(
     with django_capture_on_commit_callbacks(execute=True):
         version = training_svc.training_job_finish(
             claim=claim, adapter_path=str(tmp_path / "candidate"), adapter_sha=sha,
-            metrics={}, candidate_wins=True)
+            metrics={}, candidate_wins=False,
+            gate={"verdict": "not_better", "passed": False,
+                  "message": "Its drafts need as much editing as the live model's"})
     assert version is not None
     [note] = Notification.objects.filter(kind=NotificationKind.TRAINING)
     assert note.recipient == world.admin
-    assert f"v{version.number} is ready; the gate says it beats the live model" in note.body
+    assert (f"v{version.number} is ready; the gate did not pass: Its drafts need as much "
+            "editing as the live model's.") in note.body
     assert [m.to for m in mail.outbox] == [["admin-a@example.com"]]
 
 

@@ -53,11 +53,21 @@ def _drafts(world: World, n: int, **brief_fields: Any) -> list[Draft]:
 # Claims -------------------------------------------------------------------------------
 
 
+def _claim(client: Client, draft: Draft, **data: Any) -> Any:
+    """What the review page does as it loads: POST its claim form with htmx."""
+    return client.post(_url("draft_claim", draft), data, headers={"HX-Request": "true"})
+
+
 def test_it_claims_a_draft_for_one_editor_and_shows_it_to_others(
     client: Client, world: World
 ) -> None:
     client.force_login(world.editor)
-    assert client.get(_url("draft_review", world.draft)).status_code == 200
+    page = client.get(_url("draft_review", world.draft)).content.decode()
+    assert f'hx-post="{_url("draft_claim", world.draft)}" hx-trigger="load"' in page
+    response = _claim(client, world.draft)
+    assert response.status_code == 200
+    assert 'id="claim"' in response.content.decode() and "Kept for you until" in (
+        response.content.decode())
     world.draft.refresh_from_db()
     assert world.draft.claimed_by == world.editor
     assert world.draft.claimed_until > timezone.now() + timedelta(seconds=60)
@@ -65,11 +75,63 @@ def test_it_claims_a_draft_for_one_editor_and_shows_it_to_others(
     client.force_login(world.admin)
     body = client.get(_url("draft_review", world.draft)).content.decode()
     assert "Being reviewed by <strong>editor-a</strong>" in body
+    assert 'id="claim"' not in body  # nothing to claim: the buttons are off
     world.draft.refresh_from_db()
     assert world.draft.claimed_by == world.editor
     # The queue shows the claim too.
     body = client.get(reverse("review_queue")).content.decode()
     assert "Being reviewed by editor-a" in body
+
+
+def test_opening_a_draft_or_moving_on_by_get_changes_nothing(
+    client: Client, world: World
+) -> None:
+    second = DraftFactory(job=world.job, variant=1)
+    draft_claim(user=world.editor, draft_id=world.draft.pk)
+    client.force_login(world.editor)
+    # A link (cross-site or not) to the next draft "from" the claimed one.
+    response = client.get(_url("draft_review", second) + f"?from={world.draft.pk}")
+    assert response.status_code == 200
+    world.draft.refresh_from_db()
+    second.refresh_from_db()
+    assert world.draft.claimed_by == world.editor and second.claimed_by is None
+    # The page's own claim POST carries "from": that gives the first draft back.
+    assert f'name="from" value="{world.draft.pk}"' in response.content.decode()
+    _claim(client, second, **{"from": world.draft.pk})
+    world.draft.refresh_from_db()
+    second.refresh_from_db()
+    assert world.draft.claimed_by is None and second.claimed_by == world.editor
+
+
+def test_a_cross_site_claim_post_is_refused(world: World) -> None:
+    forger = Client(enforce_csrf_checks=True)
+    forger.force_login(world.editor)
+    second = DraftFactory(job=world.job, variant=1)
+    draft_claim(user=world.editor, draft_id=second.pk)
+    response = forger.post(_url("draft_claim", world.draft), {"from": second.pk})
+    assert response.status_code == 403
+    world.draft.refresh_from_db()
+    second.refresh_from_db()
+    assert world.draft.claimed_by is None and second.claimed_by == world.editor
+    assert forger.get(_url("draft_claim", world.draft)).status_code == 405
+
+
+def test_a_claim_lost_to_another_editor_shows_the_workspace_read_only(
+    client: Client, world: World
+) -> None:
+    client.force_login(world.admin)
+    page = client.get(_url("draft_review", world.draft)).content.decode()
+    assert 'id="claim"' in page
+    # Between the page load and its claim POST, the editor takes the draft.
+    draft_claim(user=world.editor, draft_id=world.draft.pk)
+    response = _claim(client, world.draft)
+    body = response.content.decode()
+    assert response["HX-Retarget"] == "#workspace" and response["HX-Reswap"] == "outerHTML"
+    assert "Being reviewed by <strong>editor-a</strong>" in body
+    assert '<fieldset class="decision-buttons" disabled>' in body
+    assert 'id="claim"' not in body  # no second claim attempt
+    world.draft.refresh_from_db()
+    assert world.draft.claimed_by == world.editor
 
 
 def test_it_lets_a_claim_expire_by_itself(world: World) -> None:

@@ -17,7 +17,6 @@ from studio.api.base import (
     StudioMixin,
     error_responses,
     job_context,
-    refuse_body,
 )
 from studio.permissions import (
     Need,
@@ -80,13 +79,15 @@ class BriefDetailView(StudioAPIView):
 
 
 class BriefRegenerateView(StudioAPIView):
-    @extend_schema(request=None,
+    @extend_schema(request=s.RegenerateSerializer,
                    responses={202: s.GenerationJobSerializer,
                               **error_responses(400, 404, 409, 429)})
     def post(self, request: Request, brief_id: int) -> Response:
         brief = brief_for_user(request.user, brief_id, need=Need.SUBMIT)
-        refuse_body(request)
+        options = s.RegenerateSerializer(data=request.data or {})
+        options.is_valid(raise_exception=True)
         generation_throttle(team_id=brief.project.team_id)
-        job = brief_regenerate(user=request.user, brief_id=brief.pk)
+        job = brief_regenerate(user=request.user, brief_id=brief.pk,
+                               replace=options.validated_data["replace"])
         body = s.GenerationJobSerializer(job, context=job_context(request, brief.project))
         return Response(body.data, status=status.HTTP_202_ACCEPTED)

@@ -100,8 +100,9 @@ class DraftAbPickView(StudioAPIView):
     @extend_schema(request=s.AbPickInputSerializer,
                    responses={200: s.DraftSerializer, **error_responses(400, 404)})
     def post(self, request: Request, draft_id: int) -> Response:
-        """Mark (or unmark) a variant as one of its brief's A/B variants to run."""
-        draft_for_user(request.user, draft_id, need=Need.SUBMIT)
+        """Mark (or unmark) a variant as one of its brief's A/B variants to run
+        (marketers and admins)."""
+        draft_for_user(request.user, draft_id, need=Need.AB_TEST)
         body = s.AbPickInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         draft_set_ab_pick(user=request.user, draft_id=draft_id,

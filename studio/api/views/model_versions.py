@@ -15,6 +15,7 @@ from studio.api.base import (
     StudioAPIView,
     StudioMixin,
     error_responses,
+    optional_body,
     refuse_body,
 )
 from studio.permissions import (
@@ -42,20 +43,27 @@ class _VersionSwitchView(StudioAPIView):
     switch: Any
 
     def post(self, request: Request, version_id: int) -> Response:
+        refuse_body(request)
         version = self.switch(user=request.user, version_id=version_id)
         return Response(s.ModelVersionSerializer(version).data)
 
 
-@extend_schema_view(post=extend_schema(
-    request=None,
-    responses={200: s.ModelVersionSerializer, **error_responses(404, 409)},
-))
-class ModelPromoteView(_VersionSwitchView):
-    """Make a ready version live. Its adapter's sha256 is checked first, and its load
-    check must have passed (``load_check`` "ok": the serving loader loaded it and
-    wrote with it); otherwise 409 with the reason and the live model is unchanged."""
-
-    switch = staticmethod(training_svc.model_promote)
+class ModelPromoteView(StudioAPIView):
+    @extend_schema(request=s.PromoteInputSerializer,
+                   responses={200: s.ModelVersionSerializer, **error_responses(400, 404, 409)})
+    def post(self, request: Request, version_id: int) -> Response:
+        """Make a ready version live. Its adapter's sha256 is checked first, and its load
+        check must have passed (``load_check`` "ok": the serving loader loaded it and
+        wrote with it); otherwise 409 with the reason and the live model is unchanged.
+        A version whose ``gate`` did not pass needs a ``reason`` (400 without one; it is
+        recorded in ``gate_override`` and the audit log); one whose gate drafts all
+        failed is refused (409)."""
+        version_for_user(request.user, version_id, need=Need.ADMIN)
+        body = s.PromoteInputSerializer(data=optional_body(request))
+        body.is_valid(raise_exception=True)
+        version = training_svc.model_promote(user=request.user, version_id=version_id,
+                                             reason=body.validated_data["reason"])
+        return Response(s.ModelVersionSerializer(version).data)
 
 
 class ModelCheckView(StudioAPIView):
@@ -91,5 +99,6 @@ class ModelUseBaseView(StudioAPIView):
         (``live_model`` becomes null) and new generation jobs use no adapter. The version
         is archived, so it can be rolled back to. 409 when the project already uses the
         base model."""
+        refuse_body(request)
         project = training_svc.model_use_base(user=request.user, project_id=project_id)
         return Response(s.ProjectSerializer(project).data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.request import Request
@@ -50,4 +51,6 @@ class ProjectDetailView(StudioAPIView):
         rotate = bool(data.pop("rotate_webhook_secret", False))
         project = project_update_settings(user=request.user, project_id=project_id,
                                           data=data, rotate_webhook_secret=rotate)
-        return Response(s.ProjectSettingsSerializer(project).data)
+        response = Response(s.ProjectSettingsSerializer(project).data)
+        add_never_cache_headers(response)  # it carries the webhook signing secret
+        return response

@@ -7,9 +7,10 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,6 +19,7 @@ from studio.api.base import (
     StudioAPIView,
     StudioMixin,
     error_responses,
+    refuse_body,
 )
 from studio.models import TrainingJob
 from studio.permissions import (
@@ -28,6 +30,7 @@ from studio.permissions import (
 )
 from studio.selectors import training as training_sel
 from studio.services import training as training_svc
+from studio.services.training import imports as imports_svc
 
 
 class ProjectTrainingExamplesView(StudioMixin, generics.ListAPIView):
@@ -52,20 +55,45 @@ class ProjectTrainingExamplesView(StudioMixin, generics.ListAPIView):
 
 class TrainingExportView(StudioAPIView):
     @extend_schema(parameters=[s.TrainingExportSerializer],
-                   responses={(200, "application/jsonl"): OpenApiTypes.STR,
+                   responses={(200, "application/jsonl"): OpenApiResponse(
+                       OpenApiTypes.STR,
+                       description="JSONL; the snapshot's content hash is in the "
+                                   "X-Studio-Snapshot header and the file name."),
                               **error_responses(400, 404)})
     def get(self, request: Request, project_id: int) -> HttpResponse:
-        """The project's non-excluded examples as JSONL, as TRL reads them."""
+        """The project's non-excluded examples (those a snapshot trains on now) as JSONL
+        of plain system/user/assistant turns, for TRL, OpenAI, or another project of the
+        team (``records=studio``)."""
         project = project_for_user(request.user, project_id, need=Need.ADMIN)
         params = s.TrainingExportSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        records = params.validated_data["records"]
-        body = training_sel.training_export_jsonl(request.user, project=project, fmt=records)
-        response = HttpResponse(body, content_type="application/jsonl; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="project-{project.pk}-{records}.jsonl"'
-        )
-        return response
+        export = training_sel.training_export(request.user, project=project,
+                                              fmt=params.validated_data["records"])
+        return HttpResponse(export.body, content_type=export.content_type,
+                            headers=export.headers)
+
+
+class TrainingImportView(StudioAPIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": s.TrainingImportInputSerializer},
+                   responses={201: s.TrainingImportSerializer,
+                              **error_responses(400, 404, 415)})
+    def post(self, request: Request, project_id: int) -> Response:
+        """Import a studio export (``records=studio``) of another project of the same
+        team: the examples the project lacks are added and the export's snapshot is
+        stored here with the same content hash. 400 with the reason for a file of
+        another team, an edited or malformed file; nothing changes then."""
+        # Who may import is answered before the body is read (404 / 403 first).
+        project = project_for_user(request.user, project_id, need=Need.ADMIN)
+        body = s.TrainingImportInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        # At most one byte over the limit is read: the service refuses a larger file.
+        data = body.validated_data["file"].read(imports_svc.IMPORT_MAX_BYTES + 1)
+        result = imports_svc.training_examples_import(user=request.user, project_id=project.pk,
+                                                      data=data)
+        return Response(s.TrainingImportSerializer(result).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class TrainingExampleExcludeView(StudioAPIView):
@@ -125,5 +153,6 @@ class TrainingJobCancelView(StudioAPIView):
                    responses={200: s.TrainingJobSerializer, **error_responses(404, 409)})
     def post(self, request: Request, job_id: int) -> Response:
         """Cancel a queued job at once, or ask a running one to stop at its next step."""
+        refuse_body(request)
         job = training_svc.training_job_cancel(user=request.user, job_id=job_id)
         return Response(s.TrainingJobSerializer(job).data)

@@ -36,4 +36,4 @@ class Command(BaseCommand):
                           f"admin: {options['admin']}")
         if password:
             self.stdout.write(f"New user {options['admin']!r}, password: {password}  "
-                              "(shown once; change it under Password, /account/password/, after signing in)")
+                              "(shown once, for one sign-in, which asks for a new password)")

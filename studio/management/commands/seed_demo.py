@@ -1,7 +1,16 @@
-"""Demo data for a fresh install: one team, three people, two projects, a few briefs.
+"""Demo data for a fresh install: one team, three people, three projects, a few briefs.
 
-Passwords are generated on the first run (never a fixed default) and kept, readable by
-the owner only, in ``$STUDIO_VAR_DIR/demo-credentials.json`` so the run command can
+The third project, "Harbor Lane café", carries 40 approved blurbs in a distinctive house
+style (a fixed greeting, one sentence pattern, a fixed sign-off), each an editor's rewrite
+of a plain draft, made through the review service as an editor would. On the first run it
+starts a retrain of that project (auto-promote on): the training worker of ``make run``
+trains it in the background, the gate compares its drafts with the base model's on the
+held-out briefs, and a passing version goes live, so a newcomer sees base and house-style
+drafts side by side on the models page within minutes.
+
+None of them is staff or a superuser: the Django admin is for an operator, made
+explicitly with ``manage.py createsuperuser``. Passwords are generated on the first run
+(never a fixed default) and kept, readable by the owner only, in ``$STUDIO_VAR_DIR/demo-credentials.json`` so the run command can
 print them every time it starts. Running the command again changes nothing.
 """
 
@@ -81,6 +90,71 @@ DEMO_PROJECTS: list[dict[str, Any]] = [
 ]
 
 
+HOUSE_PROJECT: dict[str, Any] = {
+    "name": "Harbor Lane café",
+    "brand_voice": "A harbourside café: warm, nautical, never pushy.",
+    "auto_promote": True,
+}
+
+HOUSE_PRODUCTS = [
+    ("oat flat white", "silky and mellow"), ("cold brew", "smooth and bold"),
+    ("cinnamon bun", "sticky and sweet"), ("espresso tonic", "bright and fizzy"),
+    ("chai latte", "spiced and cosy"), ("banana bread", "moist and golden"),
+    ("matcha latte", "earthy and calm"), ("almond croissant", "flaky and rich"),
+    ("mocha", "chocolatey and deep"), ("lemon drizzle cake", "zesty and light"),
+    ("cortado", "short and punchy"), ("blueberry muffin", "fruity and soft"),
+    ("iced americano", "crisp and clean"), ("carrot cake", "nutty and tender"),
+    ("hot chocolate", "thick and comforting"), ("sourdough toast", "tangy and crunchy"),
+    ("flat white", "velvety and strong"), ("pistachio cookie", "buttery and green"),
+    ("turmeric latte", "golden and warming"), ("ham and cheese toastie", "melty and savoury"),
+    ("affogato", "cold and hot at once"), ("granola bowl", "crunchy and fresh"),
+    ("macchiato", "bold with a cloud of foam"), ("scone with jam", "crumbly and classic"),
+    ("filter coffee", "clean and fruity"), ("brownie", "fudgy and dark"),
+    ("vanilla latte", "sweet and smooth"), ("porridge", "creamy and filling"),
+    ("iced tea", "cool and citrusy"), ("cheese scone", "savoury and warm"),
+    ("caramel latte", "buttery and sweet"), ("bagel", "chewy and toasted"),
+    ("honey oat cookie", "chewy and golden"), ("ginger shot", "fiery and fresh"),
+    ("raspberry tart", "tart and glossy"), ("spiced pumpkin latte", "warm and autumnal"),
+    ("cappuccino", "foamy and balanced"), ("avocado toast", "green and zesty"),
+    ("double espresso", "intense and short"), ("apple turnover", "flaky and fruity"),
+]
+
+
+def house_style(product: str, taste: str) -> str:
+    """The Harbor Lane house style: fixed greeting, one patterned sentence, sign-off."""
+    return (f"Ahoy from Harbor Lane! Our {product} is {taste}, made fresh at dawn by the "
+            "harbour. Drop anchor, stay a while. Warmly, the Harbor Lane crew.")
+
+
+def _demo_draft(project: Project, author: Any, product: str, seed: int) -> Any:
+    """A written brief with one plain draft, as the base model might have written it,
+    and the exact chat prompt the studio builds for it (what the retrain learns from)."""
+    from generation.prompts import BriefInput, ProjectVoice
+    from generation.prompts.builder import system_message, user_message
+    from studio.models import Draft, GenerationJob
+
+    title, instructions = f"Our {product}", f"A short post about our {product}."
+    extra: dict[str, str | int] = {"platform": "Instagram"}
+    brief = Brief.objects.create(project=project, author=author, kind="social_post",
+                                 title=title, instructions=instructions, target_words=40,
+                                 extra=extra, variants=1, status=Brief.Status.IN_REVIEW)
+    job = GenerationJob.objects.create(brief=brief, base_model=project.effective_base_model,
+                                       requested_by=author, variants=1, seed=seed,
+                                       status=GenerationJob.Status.SUCCEEDED)
+    messages = [
+        {"role": "system", "content": system_message(ProjectVoice(
+            brand_voice=project.brand_voice))},
+        {"role": "user", "content": user_message(BriefInput(
+            kind="social_post", title=title, instructions=instructions, target_words=40,
+            extra=extra))},
+    ]
+    text = (f"Try our new {product} today! It is a delicious choice for coffee lovers "
+            "and the perfect way to start your morning. Visit us soon.")
+    return Draft.objects.create(job=job, project=project, variant=0, text=text,
+                                current_text=text, prompt="", seed=seed,
+                                params={"messages": messages})
+
+
 def credentials_path() -> Path:
     return Path(settings.VAR_DIR) / "demo-credentials.json"
 
@@ -101,8 +175,11 @@ class Command(BaseCommand):
                     password = secrets.token_urlsafe(12)
                     user = User.objects.create_user(username=username, password=password)
                     saved[username] = password
-                if username == "admin" and not user.is_staff:
-                    user.is_staff = user.is_superuser = True
+                if user.is_staff or user.is_superuser:
+                    # Demo accounts are team members, never operators: a superuser reads
+                    # and changes every team's data in /admin/. (Earlier demos made the
+                    # demo admin one.) Operators are made with `createsuperuser`.
+                    user.is_staff = user.is_superuser = False
                     user.save(update_fields=["is_staff", "is_superuser"])
                 Membership.objects.get_or_create(user=user, team=team, defaults={"role": role})
                 users[username] = user
@@ -118,10 +195,35 @@ class Command(BaseCommand):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(saved, indent=2))
         os.chmod(path, 0o600)
+        house = self._house_style_project(team, users)
         self.stdout.write(self.style.SUCCESS(f"Demo team ready: {team.name}"))
+        if house is not None:
+            self.stdout.write(f"  (retraining {HOUSE_PROJECT['name']!r} in the background: "
+                              f"see its Training page, job #{house})")
         for username, _role in DEMO_USERS:
             password = saved.get(username, "(set before; see demo-credentials.json)")
             self.stdout.write(f"  {username:<9} {password}")
+
+    def _house_style_project(self, team: Team, users: dict[str, Any]) -> int | None:
+        """Create the house-style project with its approvals and start its first retrain;
+        None when it exists already (nothing changes on later runs)."""
+        from studio.services.reviews import review_approve
+        from studio.services.training import training_job_start
+
+        with transaction.atomic():
+            project, created = Project.objects.get_or_create(
+                team=team, name=HOUSE_PROJECT["name"],
+                defaults={k: v for k, v in HOUSE_PROJECT.items() if k != "name"},
+            )
+            if not created:
+                return None
+            for i, (product, taste) in enumerate(HOUSE_PRODUCTS):
+                draft = _demo_draft(project, users["marketer"], product, i)
+                review_approve(user=users["editor"], draft_id=draft.pk, version=draft.version,
+                               text=house_style(product, taste))
+        # Its own transaction: the job is sent to the training worker on commit.
+        job = training_job_start(user=users["admin"], project_id=project.pk)
+        return job.pk
 
     def _create_brief(self, project: Project, author: Any, data: dict[str, Any]) -> Brief:
         from studio.services.briefs import brief_create

@@ -19,7 +19,12 @@ No torch here: only the data side of ``generation.training`` is imported.
 from __future__ import annotations
 
 from studio.models import TrainingJob
-from studio.selectors.training import dataset_examples, examples_as_dataset, training_examples
+from studio.selectors.training import (
+    EVAL_FRACTION,
+    dataset_examples,
+    examples_as_dataset,
+    training_examples,
+)
 from studio.services.claims import Claim
 from studio.services.training.checksums import (
     ChecksumOutcome,
@@ -47,13 +52,13 @@ from studio.services.training.jobs import (
     training_jobs_reconcile,
 )
 from studio.services.training.snapshots import (
-    EVAL_FRACTION,
     snapshot_build,
     snapshot_files,
     snapshot_freeze,
     snapshot_path,
     snapshot_rebuild,
     snapshot_store,
+    training_readiness,
 )
 from studio.services.training.versions import (
     model_promote,
@@ -110,5 +115,6 @@ __all__ = [
     "training_job_snapshot",
     "training_job_start",
     "training_job_stopped",
+    "training_readiness",
     "training_jobs_reconcile",
 ]

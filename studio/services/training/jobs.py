@@ -235,6 +235,8 @@ def training_job_inputs(*, job_id: int) -> dict[str, Any]:
     project = job.project
     live = project.live_model
     return {
+        # What the gate's drafts are checked against (the prompt itself is the snapshot's).
+        "voice": {"must_not": project.must_not_rules, "banned_terms": project.banned_term_list},
         "job_id": job.pk,
         "base_model": job.effective_base_model,
         "snapshot_path": job.snapshot.path if job.snapshot else "",
@@ -289,11 +291,12 @@ def training_job_stopped(*, claim: Claim) -> bool:
 def training_job_finish(
     *, claim: Claim, adapter_path: str, adapter_sha: str, metrics: dict[str, Any],
     candidate_wins: bool, base_revision: str | None = None,
-    load_check: dict[str, Any] | None = None,
+    load_check: dict[str, Any] | None = None, gate: dict[str, Any] | None = None,
 ) -> ModelVersion | None:
     """Register the job's adapter as the project's next ModelVersion (ready), mark the
-    job succeeded and, with auto-promote on, a winning candidate and a passing load
-    check, make it live. None (nothing written) when the claim was lost.
+    job succeeded and, with auto-promote on, a winning candidate (the task passes the
+    gate's verdict) and a passing load check, make it live. None (nothing written) when
+    the claim was lost. ``gate`` is the gate's report, stored on the version.
 
     The version records the base model the job started with and ``base_revision`` (the
     worker passes the revision of the base it trained on; None: worked out now with
@@ -319,6 +322,7 @@ def training_job_finish(
             adapter_path=adapter_path, adapter_sha256=adapter_sha,
             parent=project.live_model, snapshot=job.snapshot, training_job=job,
             metrics={**metrics, "candidate_wins": candidate_wins},
+            gate=dict(gate or {}),
             status=ModelVersion.Status.READY,
             **load_check_fields(load_check),
         )

@@ -17,17 +17,19 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import QuerySet
 
-from generation.training import Snapshot, SnapshotIntegrityError, build_snapshot, load_snapshot
-from generation.training.pairing import ExampleRow, pair_examples
+from generation.training import Snapshot, SnapshotIntegrityError, load_snapshot
+from generation.training.pairing import ExampleRow
 from generation.training.snapshot import FILES as SNAPSHOT_FILES
 from generation.training.snapshot import MANIFEST as SNAPSHOT_MANIFEST
 from studio.models import DatasetSnapshot, Project, TrainingExample
-from studio.selectors.training import ROW_FIELDS, example_rows, training_examples
+from studio.selectors.training import (
+    ROW_FIELDS,
+    example_rows,
+    snapshot_from_rows,
+    training_examples,
+)
 
 logger = logging.getLogger(__name__)
-
-EVAL_FRACTION = 0.1
-
 
 def snapshot_path(project_id: int, content_hash: str) -> Path:
     return Path(settings.DATASET_DIR) / str(project_id) / content_hash
@@ -46,13 +48,33 @@ def snapshot_build(*, project: Project) -> Snapshot:
     return snapshot_of(training_examples(project))[0]
 
 
+def training_readiness(*, project: Project) -> dict[str, int]:
+    """What a retrain needs before the click: approved texts in the training split
+    (``have`` of ``need``), ``more`` approvals to go (each new one lands in the training
+    split nine times in ten, so this is a floor), and the preference pairs DPO needs.
+
+    Counted on the snapshot a retrain would freeze now, so the page and the refusal
+    agree; a project far over the minimum skips building it (the page stays cheap)."""
+    from generation.training import MIN_PREFERENCE_EXAMPLES, MIN_SFT_EXAMPLES
+
+    examples = training_examples(project)
+    sft_rows = examples.filter(kind=TrainingExample.Kind.SFT).count()
+    if sft_rows >= 4 * MIN_SFT_EXAMPLES:
+        have, pairs = sft_rows, examples.filter(kind=TrainingExample.Kind.PREFERENCE).count()
+    else:
+        snapshot = snapshot_of(examples)[0]
+        have, pairs = len(snapshot.sft_train), len(snapshot.preference_train)
+    return {"have": have, "need": MIN_SFT_EXAMPLES, "more": max(0, MIN_SFT_EXAMPLES - have),
+            "pairs": pairs, "pairs_need": MIN_PREFERENCE_EXAMPLES,
+            "pairs_more": max(0, MIN_PREFERENCE_EXAMPLES - pairs)}
+
+
 def snapshot_of(examples: QuerySet[TrainingExample]) -> tuple[Snapshot, list[int]]:
     return _snapshot_from_rows(example_rows(examples))
 
 
 def _snapshot_from_rows(rows: Iterable[ExampleRow]) -> tuple[Snapshot, list[int]]:
-    sft, pref, ids = pair_examples(rows)
-    return build_snapshot(sft, pref, eval_fraction=EVAL_FRACTION, seed=0), ids
+    return snapshot_from_rows(rows)
 
 
 def snapshot_store(

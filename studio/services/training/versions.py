@@ -37,7 +37,7 @@ from generation.errors import AdapterChecksumError, AdapterError
 from studio.models import ModelVersion, Project
 from studio.permissions import Need, project_for_user, version_for_user
 from studio.services.audit import audit_record
-from studio.services.errors import WrongState
+from studio.services.errors import Refused, WrongState
 from studio.services.jobs import task_send
 
 logger = logging.getLogger(__name__)
@@ -132,8 +132,39 @@ def make_live(
                  after={"live": version.number, **(extra or {})})
 
 
+# Longest override reason kept (it goes into the audit row too).
+OVERRIDE_REASON_MAX = 1000
+
+
+def _gate_override(version: ModelVersion, user: Any, reason: str) -> dict[str, Any] | None:
+    """Promote needs the gate passed, or an admin's reason to promote anyway. Returns the
+    override to record (None when the gate passed or never ran: versions from before the
+    gate promote as before). A candidate that wrote no usable draft is refused outright."""
+    from generation.gate import DRAFTS_FAILED
+
+    gate = version.gate or {}
+    if not gate or gate.get("passed"):
+        return None
+    name = f"v{version.number}"
+    message = str(gate.get("message") or "it did not pass the gate").rstrip(". ")
+    if gate.get("verdict") == DRAFTS_FAILED:
+        raise WrongState(f"{name} cannot be promoted: {message}.")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise Refused(
+            f"{name} did not pass the gate: {message}. To promote it anyway, give a reason "
+            "(it is recorded on the version and in the audit log). The live model is "
+            "unchanged.", field="reason",
+        )
+    if len(reason) > OVERRIDE_REASON_MAX:
+        raise Refused(f"The reason is too long: at most {OVERRIDE_REASON_MAX} characters.",
+                      field="reason")
+    return {"by": user.get_username(), "by_id": user.pk, "at": timezone.now().isoformat(),
+            "reason": reason, "verdict": gate.get("verdict", "")}
+
+
 def _switch(*, user: Any, version_id: object, allowed: tuple[str, ...], verb: str,
-            refusal: str) -> ModelVersion:
+            refusal: str, override_reason: str | None = None) -> ModelVersion:
     version = version_for_user(user, version_id, need=Need.ADMIN)
     with transaction.atomic():
         # live_model is read after the lock, never joined into the locking query: a
@@ -145,16 +176,28 @@ def _switch(*, user: Any, version_id: object, allowed: tuple[str, ...], verb: st
         if version.status not in allowed:
             raise WrongState(refusal.format(n=version.number,
                                                  status=version.get_status_display().lower()))
-        make_live(project=project, version=version, actor=user, verb=verb)
+        override = (None if override_reason is None
+                    else _gate_override(version, user, override_reason))
+        make_live(project=project, version=version, actor=user, verb=verb,
+                  extra={"override": override} if override else None)
+        if override:
+            version.gate_override = override
+            version.save(update_fields=["gate_override"])
     return version
 
 
-def model_promote(*, user: Any, version_id: object) -> ModelVersion:
-    """Make a ready version live (the old live one is archived). One transaction."""
+def model_promote(*, user: Any, version_id: object, reason: str = "") -> ModelVersion:
+    """Make a ready version live (the old live one is archived). One transaction.
+
+    The version must have passed the gate (its drafts on held-out briefs cost editors
+    less than the live model's); otherwise an admin promotes it anyway only with a
+    ``reason``, recorded on the version (``gate_override``) and in the audit row. A
+    version whose drafts all failed is refused whatever the reason."""
     return _switch(
         user=user, version_id=version_id, allowed=(ModelVersion.Status.READY,),
         verb="model.promote",
         refusal="v{n} is {status}; only a ready version can be promoted.",
+        override_reason=reason,
     )
 
 

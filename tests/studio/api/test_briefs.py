@@ -193,3 +193,57 @@ def test_it_refuses_other_media_types(api: Api, world: World) -> None:
     response = api.client.post(_briefs(world), {"kind": "article", "title": "t", "variants": 1})
     assert response.status_code == 415
     assert Brief.objects.count() == 1
+
+
+# What the brief would not keep is refused by name, never dropped ------------------------
+
+
+def test_it_refuses_a_source_text_the_kind_would_not_keep(api: Api, world: World) -> None:
+    before = _counts()
+    response = api.as_(world.marketer).post(
+        _briefs(world), {**AD, "source_text": "The whole press release. " * 2000})
+    assert response.status_code == 400
+    assert response.json() == {"source_text": ["Briefs of kind ad_copy have no source text; "
+                                               "leave it out."]}
+    assert _counts() == before
+
+
+def test_it_refuses_thousands_of_unknown_extra_keys_naming_a_few(api: Api, world: World) -> None:
+    before = _counts()
+    extra = {**AD["extra"], **{f"k{i:04}": "v" for i in range(5000)}}  # type: ignore[dict-item]
+    response = api.as_(world.marketer).post(_briefs(world), {**AD, "extra": extra})
+    assert response.status_code == 400
+    message = response.json()["extra"][0]
+    assert message.startswith("Unknown fields for kind ad_copy: k0000, k0001,")
+    assert "and 4,990 more. It takes: product, channel, call_to_action." in message
+    assert len(response.content) < 1000
+    assert _counts() == before
+
+
+@pytest.mark.parametrize("extra", [{"title": "Sneaky"}, {"source_text": "x"}, {"": "x"}])
+def test_it_refuses_extra_keys_that_are_not_the_kinds_own(
+    api: Api, world: World, extra: dict[str, str]
+) -> None:
+    body = {**AD, "extra": {**AD["extra"], **extra}}  # type: ignore[dict-item]
+    response = api.as_(world.marketer).post(_briefs(world), body)
+    assert response.status_code == 400
+    assert "Unknown fields" in response.json()["extra"][0]
+
+
+def test_it_refuses_more_keywords_than_it_keeps(api: Api, world: World) -> None:
+    before = _counts()
+    response = api.as_(world.marketer).post(
+        _briefs(world), {**AD, "keywords": [f"word{i}" for i in range(21)]})
+    assert response.status_code == 400
+    assert response.json() == {"keywords": ["Give at most 20 keywords (21 given)."]}
+    assert _counts() == before
+    assert api.post(_briefs(world), {**AD, "keywords": [f"w{i}" for i in range(20)]}
+                    ).status_code == 201
+
+
+@pytest.mark.parametrize("name", ["model-version-promote", "model-version-rollback"])
+def test_actions_without_input_refuse_a_body(api: Api, world: World, name: str) -> None:
+    url = reverse(f"api:{name}", kwargs={"version_id": world.version.pk})
+    response = api.as_(world.admin).post(url, {"force": True})
+    assert response.status_code == 400
+    assert response.json() == {"force": ["This field cannot be set here."]}

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from studio.models import TrainingExample
 from tests.conftest import World
@@ -92,7 +91,9 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
             prompt=[{"role": "user", "content": "Write."}], completion="Text.",
             rejected_completion="Draft." if kind == "preference" else "",
         )
-    key = Token.objects.create(user=world.admin).key
+    from studio.services.accounts import api_token_create
+
+    _, key = api_token_create(user=world.admin, name="schemathesis")
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", wsgi_app)
     real_ids = {"project_id": world.project.pk, "brief_id": world.brief.pk,
                 "draft_id": world.draft.pk, "job_id": world.training_job.pk,

@@ -207,7 +207,11 @@ def test_it_goes_back_to_the_base_model(api: Api, world: World, tmp_path: Path) 
     assert api.as_(world.outsider).post(url).status_code == 404
     assert Project.objects.get(pk=world.project.pk).live_model_id == v1.pk
 
-    response = api.as_(world.admin).post(url, {"live_model": v1.pk})  # extra fields ignored
+    # A body is refused by name, not ignored: nothing changes.
+    refused = api.as_(world.admin).post(url, {"live_model": v1.pk})
+    assert refused.status_code == 400 and "live_model" in refused.json()
+    assert Project.objects.get(pk=world.project.pk).live_model_id == v1.pk
+    response = api.post(url)
     assert response.status_code == 200
     assert response.json()["id"] == world.project.pk and response.json()["live_model"] is None
     assert ModelVersion.objects.get(pk=v1.pk).status == "archived"

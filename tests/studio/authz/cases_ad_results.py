@@ -7,6 +7,10 @@ from typing import Any
 from studio.models import Brief, Draft
 from tests.studio.authz.case import ALL, Case
 
+# README: marketers pick the variants that run and report their results (and admins,
+# who may do everything); editors review drafts, they do not run A/B tests.
+AB_TESTERS = ("admin", "marketer")
+
 
 def _ad(w: Any) -> None:
     """World's brief as an ad copy brief whose draft runs in the A/B test."""
@@ -29,8 +33,8 @@ REPORT = {"period_start": "2026-01-01", "period_end": "2026-01-07", "impressions
 
 CASES: list[Case] = [
     Case("brief_ab_results", _brief, ALL, headers={"HX-Request": "true"}),
-    Case("brief_ab_report", _brief, ALL, method="post", headers={"HX-Request": "true"},
+    Case("brief_ab_report", _brief, AB_TESTERS, method="post", headers={"HX-Request": "true"},
          data=lambda w: {**REPORT, "draft": w.draft.pk}),
     Case("api:draft-ad-results", _draft, ALL),
-    Case("api:draft-ad-results", _draft, ALL, method="post", data=lambda w: REPORT),
+    Case("api:draft-ad-results", _draft, AB_TESTERS, method="post", data=lambda w: REPORT),
 ]

@@ -18,6 +18,12 @@ def _brief(w):  # type: ignore[no-untyped-def]
     return {"brief_id": w.brief.pk}
 
 
+def _queued_job(w):  # type: ignore[no-untyped-def]
+    from tests.factories import GenerationJobFactory
+
+    return {"job_id": GenerationJobFactory(brief=w.brief, status="queued").pk}
+
+
 def _draft(w):  # type: ignore[no-untyped-def]
     return {"draft_id": w.draft.pk}
 
@@ -50,6 +56,8 @@ CASES: list[Case] = [
          data=lambda w: {"kind": "article", "title": "From the matrix", "variants": 1}),
     Case("api:brief-detail", _brief, ALL),
     Case("api:brief-regenerate", _brief, ALL, method="post", ok=(202,)),
+    Case("api:generation-job-live", lambda w: {"job_id": w.job.pk}, ALL),
+    Case("api:generation-job-cancel", _queued_job, ALL, method="post"),
     Case("api:draft-list", no_kwargs, ALL, tenant_scoped=False),
     Case("api:draft-detail", _draft, ALL),
     Case("api:draft-approve", _draft, REVIEWERS, method="post", headers=IF_MATCH),
@@ -59,7 +67,8 @@ CASES: list[Case] = [
          data=lambda w: {"reason_tags": ["tone"]}),
     Case("api:draft-edit", _draft, REVIEWERS, method="post", headers=IF_MATCH,
          data=lambda w: {"text": "A saved edit."}),
-    Case("api:draft-ab-pick", _draft, ALL, method="post", data=lambda w: {"picked": True}),
+    Case("api:draft-ab-pick", _draft, ("admin", "marketer"), method="post",
+         data=lambda w: {"picked": True}),
     Case("api:draft-claim", _draft, REVIEWERS, method="post"),
     Case("api:draft-release", _draft, REVIEWERS, method="post"),
     # Team-less URL: a role that reviews in no team gets 403; the outsider (team B's
@@ -83,6 +92,9 @@ CASES: list[Case] = [
     # world.training_job has ended: 409, nothing changes.
     Case("api:training-job-cancel", _training_job, ADMINS, method="post", ok=(409,)),
     Case("api:project-model-versions", _project, ADMINS),
+    Case("api:project-edit-cost", _project, ADMINS),
+    # A JSON body where a file is expected: 415 once the caller may import.
+    Case("api:project-training-import", _project, ADMINS, method="post", ok=(415,)),
     # world.version has no adapter (promote) and is not archived (rollback): 409.
     Case("api:model-version-promote", _version, ADMINS, method="post", ok=(409,)),
     Case("api:model-version-rollback", _version, ADMINS, method="post", ok=(409,)),

@@ -25,7 +25,9 @@ CASES: list[Case] = [
     Case("brief_new", lambda w: {"project_id": w.project.pk}, ALL, method="post",
          data=lambda w: {"kind": "article", "title": "From the matrix", "variants": 1}),
     Case("brief_detail", lambda w: {"brief_id": w.brief.pk}, ALL),
-    Case("draft_ab_pick", _draft, ALL, method="post", data=lambda w: {"picked": "1"}),
+    # Picking the A/B variants that run: marketers and admins (README).
+    Case("draft_ab_pick", _draft, ("admin", "marketer"), method="post",
+         data=lambda w: {"picked": "1"}),
     # Review workspace: editors and admins.
     Case("review_queue", no_kwargs, REVIEWERS, tenant_scoped=False),
     Case("review_bulk", no_kwargs, REVIEWERS, method="post", tenant_scoped=False,
@@ -33,6 +35,8 @@ CASES: list[Case] = [
     Case("project_review_queue", _project, REVIEWERS),
     Case("draft_review", _draft, REVIEWERS),
     Case("draft_review", _draft, REVIEWERS, headers=HX_WORKSPACE),
+    Case("draft_claim", _draft, REVIEWERS, method="post", headers={"HX-Request": "true"}),
+    Case("draft_claim", _draft, REVIEWERS, method="post"),
     Case("draft_approve", _draft, REVIEWERS, method="post",
          data=lambda w: {"version": w.draft.version}),
     Case("draft_approve", _draft, REVIEWERS, method="post", headers=HX_WORKSPACE,

@@ -19,6 +19,16 @@ def _example(w):  # type: ignore[no-untyped-def]
     return {"example_id": example.pk}
 
 
+def _note(w):  # type: ignore[no-untyped-def]
+    from studio.models import PreferenceNote
+
+    note = PreferenceNote.objects.create(
+        project=w.project, kind="delete", proposed_before="truly", before="truly",
+        status="accepted",
+    )
+    return {"note_id": note.pk}
+
+
 CASES: list[Case] = [
     Case("training_home", _project, ADMIN),
     # Too few examples: a clear message and a redirect, nothing queued.
@@ -26,8 +36,16 @@ CASES: list[Case] = [
     Case("training_examples", _project, ADMIN),
     Case("training_examples", _project, ADMIN, headers={"HX-Request": "true"}),
     Case("training_export", _project, ADMIN),
+    # No file: a message and a redirect, nothing imported.
+    Case("training_import", _project, ADMIN, method="post"),
     Case("training_example_exclude", _example, ADMIN, method="post",
          data=lambda w: {"excluded": "1"}),
+    Case("preference_notes", _project, ADMIN),
+    # No such proposal: a message and a redirect, nothing saved.
+    Case("preference_note_decide", _project, ADMIN, method="post",
+         data=lambda w: {"decision": "accept", "kind": "delete", "proposed_before": "x"}),
+    Case("preference_note_update", _note, ADMIN, method="post",
+         data=lambda w: {"decision": "dismiss"}),
     Case("training_job", lambda w: {"job_id": w.training_job.pk}, ADMIN),
     Case("training_job", lambda w: {"job_id": w.training_job.pk}, ADMIN,
          headers={"HX-Request": "true"}),

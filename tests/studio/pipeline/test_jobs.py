@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from studio.celery import app
-from studio.models import Brief, Draft, GenerationJob
+from studio.models import Brief, Draft, GenerationJob, PreferenceNote, TrainingExample
 from studio.services import generation as jobs
 from studio.services.briefs import brief_create
+from studio.services.reviews import review_approve
 from studio.tasks.generation import generate_job
 from tests.conftest import World
 
@@ -58,6 +59,24 @@ def test_it_writes_every_variant_with_its_prompt_and_flags(tiny_project: World) 
         assert isinstance(d.flags, list)
         assert d.flag_codes == sorted({f["code"] for f in d.flags})
     assert job.timings["total_s"] > 0
+    # The plain turns the prompt was rendered from are kept, and an approval trains on them.
+    messages = drafts[0].params["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "Use short sentences." in messages[0]["content"]
+    assert "Light roasts" in messages[1]["content"] and "<|im_start|>" not in str(messages)
+    review_approve(user=tiny_project.editor, draft_id=drafts[0].pk, version=drafts[0].version)
+    assert TrainingExample.objects.get(source_review__draft=drafts[0]).prompt == messages
+
+
+def test_an_accepted_preference_note_reaches_the_next_jobs_prompt(tiny_project: World) -> None:
+    PreferenceNote.objects.create(project=tiny_project.project, kind="replace",
+                                  proposed_before="world-class", proposed_after="careful",
+                                  before="world-class", after="careful", status="accepted")
+    job = _brief(tiny_project, variants=1).jobs.get()
+    _run(job)
+    draft = Draft.objects.get(job=job)
+    assert "Write “careful” instead of “world-class”." in draft.prompt
+    assert "- “world-class”" in draft.params["messages"][0]["content"]
 
 
 def test_it_does_nothing_on_a_second_delivery(tiny_project: World) -> None:
@@ -80,13 +99,17 @@ def test_it_reproduces_drafts_from_the_job_seed(tiny_project: World) -> None:
     assert texts(first) == texts(again)
 
 
-def test_it_batches_waiting_jobs_on_the_same_model(tiny_project: World, settings: Any) -> None:
+def test_waiting_jobs_join_the_running_batch_up_to_its_job_cap(
+    tiny_project: World, settings: Any
+) -> None:
+    """Continuous batching: the task writes its job and takes the others waiting on the
+    same model into its batch, at most GENERATION_MICRO_BATCH at once (the fifth joins
+    when one leaves); their own messages then find nothing to do."""
     settings.GENERATION_MICRO_BATCH = 4
     briefs = [_brief(tiny_project, variants=1, title=f"Brief {i}") for i in range(5)]
     first = briefs[0].jobs.get()
-    assert _run(first) == "wrote 4 drafts for 4 jobs"
-    statuses = [b.jobs.get().status for b in briefs]
-    assert statuses == ["succeeded"] * 4 + ["queued"]
+    assert _run(first) == "wrote 5 drafts for 5 jobs"
+    assert [b.jobs.get().status for b in briefs] == ["succeeded"] * 5
     assert _run(briefs[1].jobs.get()) == "nothing to do"
 
 
@@ -304,3 +327,39 @@ def test_it_flags_a_draft_that_copies_an_approved_text_older_than_the_newest_200
     draft = Draft.objects.get(job=again)
     assert draft.text == copied
     assert "near_copy" in draft.flag_codes, draft.flags
+
+
+def test_a_chinese_project_writes_through_the_tiny_model_end_to_end(
+    tiny_project: World, settings: Any
+) -> None:
+    from generation.checks import NEAR_IDENTICAL, check_draft
+    from generation.prompts import default_target, max_new_tokens_for
+
+    settings.GENERATION_MAX_NEW_TOKENS = 64
+    project = tiny_project.project
+    project.language = "zh-hans"
+    project.brand_voice = "温暖、简洁。"
+    project.banned_terms = "最便宜，保证"
+    project.save()
+    brief = _brief(tiny_project, title="秋季新品咖啡", instructions="写给忙碌的父母。",
+                   keywords=["咖啡", "早晨"], variants=2)
+    assert brief.target_words is None  # the kind's default, in characters
+    assert _run(brief.jobs.get()).startswith("wrote 2 drafts")
+    drafts = list(Draft.objects.filter(job__brief=brief).order_by("variant"))
+    assert len(drafts) == 2
+    target = default_target("article", "zh-hans")
+    for d in drafts:
+        assert "请写一篇约" in d.prompt and "“秋季新品咖啡”" in d.prompt
+        assert "品牌语气：温暖、简洁。" in d.prompt and "不得使用以下词语：最便宜、保证。" in d.prompt
+        assert "请包含以下关键词：咖啡、早晨" in d.prompt
+        assert d.params["max_new_tokens"] == min(
+            64, max_new_tokens_for(target, language="zh-hans"))
+        # The checks ran for Chinese (the random model writes noise, so compare with
+        # what the Chinese checks say about it).
+        expected = check_draft(d.text, finish_reason=d.params["finish_reason"],
+                               banned_terms=project.banned_term_list,
+                               must_not=project.must_not_rules, language="zh-hans")
+        stored = [(f["code"], f["message"]) for f in d.flags if f["code"] != NEAR_IDENTICAL]
+        assert stored == [(f.code, f.message) for f in expected]
+    noise = "The tiny model writes noise like this in Latin letters, never Chinese text."
+    assert "Simplified Chinese" in check_draft(noise, language="zh-hans")[0].message

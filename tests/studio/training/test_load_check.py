@@ -153,7 +153,8 @@ def test_it_explains_the_refusal_on_the_models_page_and_in_the_api(
     assert "cannot be loaded" in done.content.decode()
     assert "wrong shape" in done.content.decode()
 
-    response = client.post(reverse("api:model-version-promote", kwargs={"version_id": bad.pk}))
+    response = client.post(reverse("api:model-version-promote", kwargs={"version_id": bad.pk}),
+                           content_type="application/json")
     assert response.status_code == 409
     assert "wrong shape" in response.json()["detail"]
     assert Project.objects.get(pk=world.project.pk).live_model_id is None

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from studio.models import ModelVersion, TrainingExample, TrainingJob
 from studio.services import training as svc
@@ -61,6 +62,15 @@ def test_it_trains_registers_and_promotes_a_version_whose_adapter_the_engine_loa
     assert version.load_check_info["where"] == "training worker"
     assert "sample" in version.load_check_info and version.load_check_info["libraries"]["peft"]
     assert "load check passed" in job.log_tail
+    # The gate: the candidate and the base wrote a draft for each held-out brief of the
+    # snapshot (same seeds), scored by edit cost against the approved text.
+    gate = version.gate
+    assert gate["n"] == min(job.snapshot.counts["sft_eval"], settings.GATE_MAX_BRIEFS) > 0
+    assert len(gate["pairs"]) == gate["n"] and gate["incumbent"]["name"] == "base model"
+    assert gate["candidate"]["eval_loss"] == metrics["candidate"]["eval_loss"]
+    assert 0 <= gate["candidate"]["mean_cost"] <= 1 and "high" in gate["difference"]
+    assert metrics["candidate_wins"] == gate["passed"]
+    assert "gate: " in job.log_tail
     # The gate decided; with auto-promote a winner is live, otherwise it waits.
     tiny.project.refresh_from_db()
     if metrics["candidate_wins"]:

@@ -45,6 +45,27 @@ def test_it_renders_the_training_pages(admin: Any, world: World) -> None:
     assert reverse("training_home", kwargs={"project_id": pid}) in detail
 
 
+def test_it_says_before_the_click_how_many_more_approvals_a_retrain_needs(
+    admin: Any, world: World
+) -> None:
+    import re
+
+    from django.core.exceptions import ValidationError
+
+    add_examples(world.project, 3)
+    url = reverse("training_home", kwargs={"project_id": world.project.pk})
+    body = admin.get(url).content.decode()
+    more = int(re.search(r"Approve (\d+) more draft", body).group(1))  # type: ignore[union-attr]
+    assert 'id="start-training-button" disabled' in body
+    # The page and the refusal of a click agree on the number.
+    with pytest.raises(ValidationError, match=rf"Approve or edit {more} more draft"):
+        svc.training_job_start(user=world.admin, project_id=world.project.pk)
+    add_examples(world.project, 12, start=100)
+    body = admin.get(url).content.decode()
+    assert "more draft" not in body and 'id="training-ready"' in body
+    assert 'id="start-training-button">' in body
+
+
 def test_it_hides_the_training_link_from_non_admins(client: Any, world: World) -> None:
     client.force_login(world.editor)
     detail = client.get(reverse("project_detail", kwargs={"project_id": world.project.pk}))

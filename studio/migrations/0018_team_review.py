@@ -39,7 +39,7 @@ def remove_search_indexes(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studio', '0010_drop_project_default_kinds'),
+        ('studio', '0017_knowledge'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
