@@ -211,3 +211,41 @@ def membership_for_user(
     membership = _get(Membership.objects.select_related("team", "user"), membership_id)
     _check(user, membership.team_id, need)
     return membership
+
+
+# Assignment ------------------------------------------------------------------------
+
+
+def reviewers_of(team_id: int) -> QuerySet[Any]:
+    """The team's members whose role may review: who drafts can be assigned to."""
+    from django.contrib.auth import get_user_model
+
+    roles = [role for role, needs in ROLE_NEEDS.items() if Need.REVIEW in needs]
+    return get_user_model().objects.filter(
+        memberships__team_id=team_id, memberships__role__in=roles
+    ).order_by("username")
+
+
+def assignment_check(
+    user: AnyUser, team_id: int, *, assignee_id: int | None, current: list[int | None]
+) -> None:
+    """May ``user`` give rows now assigned to ``current`` to ``assignee_id`` (None: to
+    nobody)? Admins assign to anyone; editors take unassigned rows (or their own) for
+    themselves and give their own back; marketers cannot (403). Outsiders get 404."""
+    role = _check(user, team_id, Need.REVIEW)
+    if role == Role.ADMIN:
+        return
+    if assignee_id in (None, user.pk) and all(c in (None, user.pk) for c in current):
+        return
+    raise PermissionDenied("Editors take drafts for themselves; only an admin assigns "
+                           "them to others or takes them from someone.")
+
+
+def assignees_for(user: AnyUser, team_id: int) -> list[Any]:
+    """Whom ``user`` may assign to in the team: every reviewer (admins), themself (editors)."""
+    role = role_in(user, team_id)
+    if role == Role.ADMIN:
+        return list(reviewers_of(team_id).only("id", "username"))
+    if role_allows(role, Need.REVIEW):
+        return [user]
+    return []

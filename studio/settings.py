@@ -295,6 +295,7 @@ CELERY_TASK_ROUTES = {
     "studio.tasks.training.*": {"queue": "train"},
     "studio.tasks.housekeeping.*": {"queue": "default"},
     "studio.tasks.webhooks.*": {"queue": "default"},
+    "studio.tasks.notifications.*": {"queue": "default"},
 }
 # A model task holds a GPU: one message at a time, acked only when done, and given back
 # to the queue when the worker dies under it.
@@ -326,6 +327,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(AUTO_RETRAIN_EVERY),
         "options": {"queue": "default"},
     },
+    "notify-overdue-drafts": {
+        "task": "studio.tasks.notifications.notify_overdue_drafts",
+        "schedule": float(envint("OVERDUE_CHECK_EVERY", 900)),
+        "options": {"queue": "default"},
+    },
 }
 
 # Models.
@@ -351,6 +357,27 @@ WEBHOOK_ALLOW_PRIVATE = envbool("WEBHOOK_ALLOW_PRIVATE", False)
 
 # Review claims: how long opening a draft keeps it for one editor.
 REVIEW_CLAIM_SECONDS = envint("REVIEW_CLAIM_SECONDS", 5 * 60)
+# Presence ("Ana is reviewing"): an open review page says so every PRESENCE_BEAT
+# seconds; a name goes from the page PRESENCE_TTL seconds after its last beat.
+PRESENCE_BEAT = envint("PRESENCE_BEAT", 15)
+PRESENCE_TTL = envint("PRESENCE_TTL", 40)
+PRESENCE_REDIS_URL = os.environ.get("PRESENCE_REDIS_URL", "") or CELERY_BROKER_URL
+
+# Notification e-mails: Django's mail backends (console by default while DEBUG is on,
+# SMTP otherwise: EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD,
+# EMAIL_USE_TLS). STUDIO_BASE_URL makes the links in them absolute.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Content Studio <studio@localhost>")
+STUDIO_BASE_URL = os.environ.get("STUDIO_BASE_URL", "http://127.0.0.1:8000")
 
 REST_FRAMEWORK = {
     # Size and depth limits on every JSON body (studio/api/parsers.py).
@@ -383,6 +410,8 @@ SPECTACULAR_SETTINGS = {
         "ModelVersionStatusEnum": "studio.models.training.ModelVersion.Status",
         "ContentKindEnum": "studio.models.briefs.kind_choices",
         "TrainingExampleKindEnum": "studio.models.training.TrainingExample.Kind",
+        "NotificationKindEnum": "studio.models.notifications.NotificationKind",
+        "KnowledgeDocumentKindEnum": "studio.models.knowledge.KnowledgeDocument.Kind",
     },
 }
 # Generation requests (brief submit, regenerate: the API and the pages together) one team

@@ -5,12 +5,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from studio.api.views.health import healthz
-from studio.views import accounts, dashboard, members, projects
+from studio.views import accounts, dashboard, members, notifications, projects
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("login/", accounts.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", dashboard.StudioLogoutView.as_view(), name="logout"),
     path("account/password/", accounts.PasswordChangeView.as_view(), name="password_change"),
     # New members get a one-time password (member_invite, create_team): signing in with it
     # leads here, and nowhere else, until they choose their own.
@@ -25,6 +25,11 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("notifications/", notifications.notification_list, name="notifications"),
+    path("notifications/bell/", notifications.notification_bell, name="notification_bell"),
+    path("notifications/read/", notifications.notification_read, name="notification_read"),
+    path("notifications/settings/", notifications.notification_settings,
+         name="notification_settings"),
     path("team/switch/", dashboard.team_switch, name="team_switch"),
     path("teams/<int:team_id>/members/", members.team_members_page, name="team_members"),
     path("members/<int:membership_id>/role/", members.member_role, name="member_role"),

@@ -1,4 +1,5 @@
-"""Editors working the review queue: open the queue, open a draft (claims it), approve it.
+"""Editors working the review queue: open the queue, open a draft (claims it), approve it;
+and search the queue (``queue search``: one common word, a two-word query, a prefix).
 
 Run through bench/load/run.sh, which seeds 100,000 pending drafts, starts gunicorn on
 127.0.0.1 and calls locust headless for a bounded time. Environment:
@@ -16,6 +17,8 @@ from locust import HttpUser, between, task
 
 VERSION = re.compile(r'name="version" value="(\d+)"')
 HX = {"HX-Request": "true", "HX-Target": "workspace"}
+# Words of the seeded drafts (seed_load): "coffee" is in most drafts, the pairs in fewer.
+SEARCHES = ["coffee", "citrus honey", "espres", "kettle grinder story", "caramel"]
 
 
 class Editor(HttpUser):
@@ -53,3 +56,9 @@ class Editor(HttpUser):
                      "Referer": f"{self.host}/drafts/{draft_id}/review/"},
             name="approve",
         )
+
+    @task
+    def search_queue(self) -> None:
+        q = random.choice(SEARCHES)  # noqa: S311 - load spread, not crypto
+        order = random.choice(["deadline", "newest"])  # noqa: S311
+        self.client.get("/review/", params={"q": q, "order": order}, name="queue search")

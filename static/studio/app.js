@@ -34,6 +34,42 @@
     }
   });
 
+  // Forms that change what serves everyone (promote, roll back) ask first. ----------
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) ev.preventDefault();
+  }, true);
+
+  // Copy approved text in one click (brief page) -----------------------------------
+  function copied(button, ok) {
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    button.textContent = ok ? "Copied ✓" : "Select and copy by hand";
+    window.setTimeout(function () { button.textContent = label; }, 2000);
+  }
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest && ev.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.textContent;
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(
+        function () { copied(button, true); },
+        function () { copied(button, false); }
+      );
+      return;
+    }
+    // Plain http on a LAN address: no Clipboard API; select the text for the user.
+    var range = document.createRange();
+    range.selectNodeContents(source);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    copied(button, false);
+  });
+
   // Keyboard help -----------------------------------------------------------------
   function toggleHelp() {
     var dialog = document.getElementById("keys-help");

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -197,6 +198,13 @@ class StudioMixin:
 
 class StudioAPIView(StudioMixin, APIView):
     pass
+
+
+class SizedPagination(PageNumberPagination):
+    """Pages of ``size`` rows where the list's filters allow it (25, 50 or 100)."""
+
+    page_size_query_param = "size"
+    max_page_size = 100
 
 
 class StrictSerializer(serializers.Serializer):

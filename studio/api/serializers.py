@@ -16,6 +16,7 @@ from studio.models import (
     Draft,
     GenerationJob,
     ModelVersion,
+    Notification,
     Project,
     Review,
     TrainingExample,
@@ -98,7 +99,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "team", "team_name", "name", "language", "brand_voice", "style_must",
             "style_must_not",
             "banned_terms", "never_claims", "base_model", "live_model",
-            "auto_retrain_threshold", "auto_promote", "created_at", "updated_at",
+            "auto_retrain_threshold", "auto_promote", "auto_assign", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -120,6 +121,8 @@ class ProjectSettingsInputSerializer(StrictSerializer):
     auto_retrain_threshold = serializers.IntegerField(required=False, allow_null=True,
                                                       min_value=0, max_value=2**31 - 1)
     auto_promote = serializers.BooleanField(required=False)
+    auto_assign = serializers.BooleanField(
+        required=False, help_text="true: each brief's new drafts go to the team's editors in turn")
     # Checked by the service (URL form, public address); empty turns webhooks off.
     webhook_url = PlainTextField(required=False, allow_blank=True, max_length=500)
     rotate_webhook_secret = serializers.BooleanField(
@@ -255,13 +258,15 @@ class BriefJobSerializer(GenerationJobSerializer):
 
 class BriefSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username", read_only=True)
+    assigned_to = serializers.CharField(source="assigned_to.username", read_only=True,
+                                        allow_null=True, default=None)
 
     class Meta:
         model = Brief
         fields = [
             "id", "project", "kind", "title", "instructions", "audience", "tone", "keywords",
             "source_text", "target_words", "variants", "extra", "deadline", "status", "author",
-            "created_at", "updated_at",
+            "assigned_to", "created_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -310,6 +315,8 @@ class DraftListSerializer(serializers.ModelSerializer):
                                              allow_null=True)
     claimed_by = serializers.CharField(source="claimed_by.username", read_only=True,
                                        allow_null=True, default=None)
+    assigned_to = serializers.CharField(source="assigned_to.username", read_only=True,
+                                        allow_null=True, default=None)
     snippet = serializers.CharField(read_only=True)
 
     class Meta:
@@ -317,7 +324,7 @@ class DraftListSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "project_name", "brief", "brief_title", "kind", "deadline", "job",
             "variant", "status", "version", "flags", "flag_codes", "model_version",
-            "claimed_by", "claimed_until", "created_at", "snippet",
+            "claimed_by", "claimed_until", "assigned_to", "created_at", "snippet",
         ]
         read_only_fields = fields
 
@@ -339,6 +346,8 @@ class DraftSerializer(serializers.ModelSerializer):
                                              allow_null=True)
     claimed_by = serializers.CharField(source="claimed_by.username", read_only=True,
                                        allow_null=True, default=None)
+    assigned_to = serializers.CharField(source="assigned_to.username", read_only=True,
+                                        allow_null=True, default=None)
     history = ReviewSerializer(source="reviews", many=True, read_only=True)
 
     class Meta:
@@ -347,7 +356,7 @@ class DraftSerializer(serializers.ModelSerializer):
             "id", "project", "brief", "kind", "job", "variant", "text", "current_text",
             "prompt", "params", "seed", "prompt_tokens", "completion_tokens", "flags",
             "flag_codes", "status", "ab_pick", "model_version", "claimed_by", "claimed_until",
-            "version", "created_at", "decided_at", "history",
+            "assigned_to", "version", "created_at", "decided_at", "history",
         ]
         read_only_fields = fields
 
@@ -372,6 +381,46 @@ class EditInputSerializer(StrictSerializer):
 
 class AbPickInputSerializer(StrictSerializer):
     picked = serializers.BooleanField()
+
+
+class AssignInputSerializer(StrictSerializer):
+    assignee = serializers.IntegerField(
+        allow_null=True, min_value=1, max_value=2**63 - 1,
+        help_text="The user id of an editor or admin of the team; null to unassign.")
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "url", "team", "created_at", "read_at"]
+        read_only_fields = fields
+
+
+class ApprovedCopySerializer(serializers.Serializer):
+    brief_id = serializers.IntegerField()
+    brief_title = serializers.CharField()
+    kind = serializers.CharField()
+    channel = serializers.CharField()
+    variant = serializers.IntegerField(help_text="1-based, as the pages show it")
+    draft_id = serializers.IntegerField()
+    text = serializers.CharField(help_text="The approved text, with the editor's edits")
+    edited = serializers.BooleanField()
+    approved_by = serializers.CharField()
+    approved_at = serializers.CharField()
+    model = serializers.CharField(help_text="The model version and base model that wrote it")
+
+
+class NotificationFilterSerializer(serializers.Serializer):
+    """Query parameters of your notification list."""
+
+    unread = serializers.BooleanField(required=False, help_text="Only the unread ones.")
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+
+
+class NotificationReadInputSerializer(StrictSerializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+                                required=False, max_length=500,
+                                help_text="The notifications to mark read; none: all.")
 
 
 class EtagVersionField(serializers.CharField):

@@ -10,6 +10,7 @@ from studio.models.projects import (
     RULES_MAX,
     SETTINGS_FIELDS,
 )
+from studio.models.teams import ROLE_RANK
 
 
 def raise_for_form(form: forms.Form) -> None:
@@ -66,9 +67,13 @@ class ProjectSettingsForm(forms.ModelForm):
         return str(self.cleaned_data.get("language") or self.instance.language)
 
 
+# Least access first: an invitation starts at the smallest role, raised on purpose.
+ROLES_LEAST_FIRST = sorted(Role.choices, key=lambda c: ROLE_RANK[Role(c[0])])
+
+
 class MemberAddForm(forms.Form):
     username = forms.CharField(max_length=150)
-    role = forms.ChoiceField(choices=Role.choices)
+    role = forms.ChoiceField(choices=ROLES_LEAST_FIRST, initial=Role.MARKETER)
 
 
 class MemberRoleForm(forms.Form):

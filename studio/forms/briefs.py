@@ -113,7 +113,10 @@ class BriefForm(forms.Form):
                             if not isinstance(v, validators.MaxValueValidator)]
         field.validators.append(validators.MaxValueValidator(most))
         field.widget.attrs["max"] = str(most)
-        field.help_text = f"Up to {most:,} {language.units_label} (this studio's length cap)."
+        # The kind's usual length says more than the cap (ad copy: about 60 words, not
+        # "up to 1,161"); the cap is still enforced and shown as the field's max.
+        usual = min(most, default_target(self.kind, language.code))
+        field.help_text = f"Empty: about {usual:,} {language.units_label}, usual for this kind."
 
     def clean_keywords(self) -> list[str]:
         raw = self.cleaned_data.get("keywords") or ""

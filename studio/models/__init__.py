@@ -7,6 +7,7 @@ from .briefs import Brief, GenerationJob
 from .drafts import Draft
 from .knowledge import KnowledgeDocument, KnowledgePassage, KnowledgeUse
 from .notes import PreferenceNote
+from .notifications import Notification, NotificationKind, NotificationPreference
 from .projects import Project
 from .reviews import Review, ReviewAction
 from .teams import Membership, Role, Team
@@ -25,6 +26,9 @@ __all__ = [
     "KnowledgePassage",
     "KnowledgeUse",
     "Membership",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
     "PreferenceNote",
     "ModelVersion",
     "Project",

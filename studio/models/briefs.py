@@ -55,6 +55,15 @@ class Brief(models.Model):
     extra = UserJSONField(default=dict, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # The editor its drafts go to (a regenerated job's drafts too); empty: none, or the
+    # project's round-robin picks one per job.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -39,6 +39,15 @@ class Draft(models.Model):
         related_name="+",
     )
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # The editor expected to review it (by hand, or round-robin per project); a hint
+    # for the queue's "my queue" and "unassigned" views, not a lock: the claim is.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock")
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)

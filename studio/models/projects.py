@@ -30,6 +30,7 @@ SETTINGS_FIELDS = (
     "auto_retrain_threshold",
     "auto_promote",
     "webhook_url",
+    "auto_assign",
 )
 
 
@@ -77,6 +78,13 @@ class Project(models.Model):
         null=True, blank=True, help_text="New examples that start a retrain; empty: off"
     )
     auto_promote = models.BooleanField(default=False)
+    # Round-robin: each new job's drafts go to the next editor of the team.
+    auto_assign = models.BooleanField(
+        "assign new drafts round-robin", default=False,
+        help_text="Each brief's new drafts go to the team's editors in turn.",
+    )
+    # The user the round-robin gave the last job to (it carries on after them).
+    assign_cursor = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
     # Events (drafts.ready, training.finished) are POSTed here, signed with the secret.
     webhook_url = models.URLField(
         blank=True, max_length=500,

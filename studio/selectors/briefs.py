@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from studio.models import Brief, Draft, GenerationJob, Project, Review
 from studio.models.briefs import kind_choices
 from studio.models.reviews import ReviewAction
 from studio.permissions import briefs_visible_to
-from studio.selectors.filters import FilterField, Filters
+from studio.selectors.filters import SIZE_FIELD, FilterField, Filters, order_field, search_field
+from studio.selectors.search import briefs_matching
 
 BRIEF_PAGE_SIZE = 50
 ACTIVE_STATUSES = (Brief.Status.QUEUED, Brief.Status.GENERATING)
@@ -20,7 +21,9 @@ ACTIVE_STATUSES = (Brief.Status.QUEUED, Brief.Status.GENERATING)
 BRIEF_FILTERS: tuple[FilterField, ...] = (
     FilterField("kind", choices=kind_choices),
     FilterField("status", choices=lambda: Brief.Status.choices),
-    FilterField("q", max_length=100, help="Words in the title."),
+    search_field("the title, the instructions and the drafts' text"),
+    order_field("newest"),
+    SIZE_FIELD,
 )
 
 
@@ -32,26 +35,33 @@ class BriefFilters(Filters):
     kind: str = ""
     status: str = ""
     q: str = ""
+    order: str = ""
+    size: str = ""
 
 
 def project_briefs(*, user: Any, project: Project, filters: BriefFilters) -> QuerySet[Brief]:
-    """The project's briefs, newest first, with how many drafts wait and were approved."""
+    """The project's briefs, newest first (or oldest, or soonest deadline), with how many
+    drafts wait and were approved."""
     qs = briefs_visible_to(user).filter(project=project)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
     if filters.status:
         qs = qs.filter(status=filters.status)
     if filters.q:
-        qs = qs.filter(title__icontains=filters.q)
+        qs = briefs_matching(qs, filters.q)
+    order: tuple[Any, ...] = {
+        "oldest": ("created_at", "id"),
+        "deadline": (F("deadline").asc(nulls_last=True), "-created_at", "-id"),
+    }.get(filters.order, ("-created_at", "-id"))
     return (
-        qs.select_related("author")
+        qs.select_related("author", "assigned_to")
         .only("id", "title", "kind", "status", "variants", "deadline", "created_at",
-              "project_id", "author__username")
+              "project_id", "author__username", "assigned_to__username")
         .annotate(
             pending=Count("jobs__drafts", filter=Q(jobs__drafts__status=Draft.Status.PENDING)),
             approved=Count("jobs__drafts", filter=Q(jobs__drafts__status=Draft.Status.APPROVED)),
         )
-        .order_by("-created_at", "-id")
+        .order_by(*order)
     )
 
 

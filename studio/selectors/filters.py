@@ -67,3 +67,32 @@ class Filters:
 
 def filter_field(fields: Sequence[FilterField], name: str) -> FilterField:
     return next(f for f in fields if f.name == name)
+
+
+# Shared by the lists that search, order and page (the review queue, the brief desk). -
+
+ORDER_CHOICES: dict[str, str] = {
+    "deadline": "Soonest deadline first",
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+}
+PAGE_SIZES: tuple[str, ...] = ("25", "50", "100")
+
+
+def search_field(what: str) -> FilterField:
+    """``q``: words to find. English and other spaced scripts: every word, as a prefix;
+    Chinese, Japanese, Korean: the text as typed (see ``selectors.search``)."""
+    return FilterField("q", max_length=100, help=f"Words to find in {what}.")
+
+
+def order_field(default: str) -> FilterField:
+    return FilterField("order", choices=lambda: list(ORDER_CHOICES.items()),
+                       help=f"'deadline', 'newest' or 'oldest' (default '{default}').")
+
+
+SIZE_FIELD = FilterField("size", choices=lambda: list(PAGE_SIZES),
+                         help="Rows a page: 25, 50 or 100.")
+
+
+def page_size(value: str, default: int) -> int:
+    return int(value) if value in PAGE_SIZES else default

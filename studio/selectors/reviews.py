@@ -1,10 +1,12 @@
 """Reads for the review workspace: the queue, a draft's neighbours, history and diffs.
 
 The queue is ordered by the brief's deadline (soonest first, briefs without one last),
-then by age (oldest first). It is read in two index-friendly parts — drafts of briefs
-with a deadline, then the rest by age — and paged by keyset (``after=<draft id>``), so
-a page costs the same few queries on page 1 and page 4,000 and never counts the whole
-queue.
+then by age (oldest first), or by age alone (``order=newest`` / ``oldest``). The
+deadline order is read in two index-friendly parts — drafts of briefs with a deadline,
+then the rest by age — and every order is paged by keyset (``after=<draft id>``), so a
+page costs the same few queries on page 1 and page 4,000 and never counts the whole
+queue. ``q`` searches the brief's title and instructions and the draft's text
+(``selectors.search``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
@@ -28,7 +30,17 @@ from studio.models import Draft, ModelVersion, Project, Review, Team
 from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import drafts_visible_to, versions_visible_to
-from studio.selectors.filters import FilterField, Filters
+from studio.selectors.filters import (
+    ORDER_CHOICES,
+    PAGE_SIZES,
+    SIZE_FIELD,
+    FilterField,
+    Filters,
+    order_field,
+    page_size,
+    search_field,
+)
+from studio.selectors.search import drafts_matching
 
 PAGE_SIZE = 25
 
@@ -69,6 +81,11 @@ QUEUE_FILTERS: tuple[FilterField, ...] = (
     FilterField("flag", choices=lambda: list(FLAG_CHOICES), help="A flag code, 'any' or 'none'."),
     FilterField("model", pattern=r"base|\d{1,11}", help="A model version id, or 'base'."),
     FilterField("age", choices=lambda: list(AGE_CHOICES)),
+    FilterField("assigned", pattern=r"me|none|\d{1,11}",
+                help="'me', 'none' (unassigned) or an editor's user id."),
+    search_field("the brief's title and instructions and the draft's text"),
+    order_field("deadline"),
+    SIZE_FIELD,
 )
 # The API's draft list adds any status and an ordering (``drafts_listed``).
 DRAFT_LIST_FILTERS: tuple[FilterField, ...] = (
@@ -87,6 +104,10 @@ class QueueFilters(Filters):
     flag: str = ""
     model: str = ""
     age: str = ""
+    assigned: str = ""
+    q: str = ""
+    order: str = ""
+    size: str = ""
 
 
 def _scope(*, user: Any, team: Team | None, project: Project | None) -> QuerySet[Draft]:
@@ -98,7 +119,15 @@ def _scope(*, user: Any, team: Team | None, project: Project | None) -> QuerySet
     return qs.none()
 
 
-def _filtered(qs: QuerySet[Draft], filters: QueueFilters) -> QuerySet[Draft]:
+def _filtered(qs: QuerySet[Draft], filters: QueueFilters, user: Any) -> QuerySet[Draft]:
+    if filters.assigned == "me":
+        qs = qs.filter(assigned_to_id=user.pk)
+    elif filters.assigned == "none":
+        qs = qs.filter(assigned_to__isnull=True)
+    elif filters.assigned:
+        qs = qs.filter(assigned_to_id=int(filters.assigned))
+    if filters.q:
+        qs = drafts_matching(qs, filters.q)
     if filters.kind:
         qs = qs.filter(job__brief__kind=filters.kind)
     if filters.flag == "any":
@@ -125,10 +154,12 @@ def _filtered(qs: QuerySet[Draft], filters: QueueFilters) -> QuerySet[Draft]:
 def _for_rows(qs: QuerySet[Draft]) -> QuerySet[Draft]:
     # The list never loads whole texts, prompts or params: a snippet is enough.
     return (
-        qs.select_related("job__brief", "job__model_version", "project", "claimed_by")
+        qs.select_related("job__brief", "job__model_version", "project", "claimed_by",
+                          "assigned_to")
         .only(
             "id", "variant", "version", "created_at", "flags", "flag_codes", "status",
-            "claimed_until", "claimed_by__username", "project__name", "project__team_id",
+            "claimed_until", "claimed_by__username", "assigned_to__username",
+            "project__name", "project__team_id",
             "job__id", "job__variants", "job__model_version__number",
             "job__brief__id", "job__brief__title", "job__brief__kind", "job__brief__deadline",
         )
@@ -138,19 +169,22 @@ def _for_rows(qs: QuerySet[Draft]) -> QuerySet[Draft]:
 
 def drafts_listed(
     *, user: Any, filters: QueueFilters, project_id: int | None = None, status: str = "",
-    ordering: str = "created_at",
+    ordering: str = "",
 ) -> QuerySet[Draft]:
     """The drafts the user may see with the review queue's filters, optionally one
     project's or one status's, as list rows (snippets, not texts), in ``ordering``
-    (an allowlisted field, ``-`` for descending) then by id."""
+    (an allowlisted field, ``-`` for descending; else the filters' ``order``) then by
+    id."""
     qs = drafts_visible_to(user)
     if project_id is not None:
         qs = qs.filter(project_id=project_id)
     if status:
         qs = qs.filter(status=status)
-    return _for_rows(_filtered(qs, filters)).order_by(
-        ordering, "-id" if ordering.startswith("-") else "id"
-    )
+    rows = _for_rows(_filtered(qs, filters, user))
+    if not ordering and filters.order == "deadline":
+        return rows.order_by(F("job__brief__deadline").asc(nulls_last=True), "created_at", "id")
+    ordering = ordering or ("-created_at" if filters.order == "newest" else "created_at")
+    return rows.order_by(ordering, "-id" if ordering.startswith("-") else "id")
 
 
 @dataclass
@@ -175,12 +209,24 @@ def _anchor(user: Any, draft_id: int | None) -> Draft | None:
 
 
 def _parts(
-    qs: QuerySet[Draft], anchor: Draft | None, *, backwards: bool = False
+    qs: QuerySet[Draft], anchor: Draft | None, *, order: str = "", backwards: bool = False
 ) -> tuple[QuerySet[Draft], QuerySet[Draft]]:
     """The queue after (or before) the anchor as two ordered parts, in walking order.
 
-    Forwards: drafts of briefs with a deadline, then the rest. Backwards: the reverse.
+    By deadline, forwards: drafts of briefs with a deadline, then the rest; backwards:
+    the reverse. By age (``newest``, ``oldest``): one part, the second empty.
     """
+    if order in ("newest", "oldest"):
+        descending = (order == "newest") != backwards
+        sign, cmp = ("-", "lt") if descending else ("", "gt")
+        by_age = qs.order_by(f"{sign}created_at", f"{sign}id")
+        if anchor is not None:
+            created, pk = anchor.created_at, anchor.pk
+            by_age = by_age.filter(
+                Q(**{f"created_at__{cmp}e": created})
+                & (Q(**{f"created_at__{cmp}": created}) | Q(created_at=created, **{f"id__{cmp}": pk}))
+            )
+        return by_age, qs.none()
     sign = "-" if backwards else ""
     due = qs.filter(job__brief__deadline__isnull=False).order_by(
         f"{sign}job__brief__deadline", f"{sign}created_at", f"{sign}id"
@@ -217,11 +263,14 @@ def review_queue(
     project: Project | None = None,
     filters: QueueFilters,
     after: int | None = None,
-    size: int = PAGE_SIZE,
+    size: int | None = None,
 ) -> QueuePage:
-    """One page of pending drafts the user may review, after the draft ``after``."""
+    """One page of pending drafts the user may review, after the draft ``after``:
+    ``size`` rows, else the filters' page size, else ``PAGE_SIZE``."""
+    size = size or page_size(filters.size, PAGE_SIZE)
     scope = _scope(user=user, team=team, project=project)
-    first, second = _parts(_for_rows(_filtered(scope, filters)), _anchor(user, after))
+    first, second = _parts(_for_rows(_filtered(scope, filters, user)), _anchor(user, after),
+                           order=filters.order)
     rows = _take(first, second, size + 1)
     has_next = len(rows) > size
     rows = rows[:size]
@@ -246,15 +295,16 @@ def queue_neighbour(
     earlier is still waiting).
     """
     scope = _scope(user=user, team=team, project=project)
-    qs = _filtered(scope, filters).exclude(pk=draft_id)
+    qs = _filtered(scope, filters, user).exclude(pk=draft_id)
     if unclaimed_only:
         now = timezone.now()
         qs = qs.filter(Q(claimed_by__isnull=True) | Q(claimed_until__lte=now)
                        | Q(claimed_by=user))
     qs = qs.only("id")
-    rows = _take(*_parts(qs, _anchor(user, draft_id), backwards=backwards), 1)
+    rows = _take(*_parts(qs, _anchor(user, draft_id), order=filters.order,
+                         backwards=backwards), 1)
     if not rows and unclaimed_only and not backwards:
-        rows = _take(*_parts(qs, None), 1)
+        rows = _take(*_parts(qs, None, order=filters.order), 1)
     return rows[0].pk if rows else None
 
 
@@ -267,6 +317,8 @@ def queue_filter_options(
         "kinds": kind_choices(),
         "flags": list(FLAG_CHOICES.items()),
         "ages": [(k, label) for k, (label, _) in AGE_CHOICES.items()],
+        "orders": list(ORDER_CHOICES.items()),
+        "sizes": list(PAGE_SIZES),
         "versions": [
             (str(v.pk), f"{v.project.name} v{v.number}" if project is None else f"v{v.number}")
             for v in versions.select_related("project").order_by("project__name", "-number")[:50]

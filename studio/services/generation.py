@@ -49,10 +49,12 @@ from studio.permissions import Need, generation_job_for_user
 from studio.selectors.knowledge import knowledge_inputs
 from studio.selectors.notes import project_voice
 from studio.services import jobs as lifecycle
+from studio.services.assignments import job_assignee
 from studio.services.audit import audit_record
 from studio.services.claims import Claim
 from studio.services.errors import WrongState
 from studio.services.knowledge import knowledge_uses_record
+from studio.services.notifications import notify_drafts_ready
 from studio.services.webhooks import webhook_drafts_ready
 from studio.validators import CONTROL_CHARS
 
@@ -326,11 +328,13 @@ def job_complete(
         if job.status != GenerationJob.Status.RUNNING or job.claim_token != claim.token:
             logger.info("job %s: claim lost, drafts of this run dropped", claim.job_id)
             return False
+        assignee = job_assignee(job=job)
         saved = Draft.objects.bulk_create(
             [
                 Draft(
                     job=job,
                     project_id=job.brief.project_id,
+                    assigned_to_id=assignee,
                     variant=d["variant"],
                     text=storable_text(d["text"]),
                     current_text=storable_text(d["text"]),
@@ -355,6 +359,7 @@ def job_complete(
         knowledge_uses_record(job_id=job.pk, uses=knowledge or [])
         _brief_settle(job.brief_id)
         webhook_drafts_ready(job=job, project=job.brief.project, drafts=saved)
+        notify_drafts_ready(job=job, drafts=saved)
     live.partial_clear(claim.job_id)  # the drafts are rows now
     return True
 

@@ -29,6 +29,7 @@ from studio.models.reviews import REJECT_REASONS
 from studio.permissions import Need, draft_for_user, teams_allowing
 from studio.services.audit import audit_record
 from studio.services.errors import Busy, Refused, Stale, StudioError, WrongState
+from studio.services.notifications import notify_brief_decided
 from studio.validators import clean_plain_text
 
 COMMENT_MAX = 4000
@@ -264,6 +265,7 @@ def _brief_done_if_decided(*, user: Any, draft: Draft) -> None:
         audit_record(actor=user, team=draft.project.team, verb="brief.done", obj=draft.job.brief,
                      before={"status": Brief.Status.IN_REVIEW},
                      after={"status": Brief.Status.DONE})
+        notify_brief_decided(brief=draft.job.brief)
 
 
 def _example(draft: Draft, review: Review, kind: str, **fields: Any) -> TrainingExample:

@@ -20,13 +20,21 @@ from studio.models.briefs import kind_choices
 from studio.models.reviews import REJECT_REASONS
 from studio.permissions import (
     Need,
+    assignees_for,
     brief_for_user,
     draft_for_user,
     project_for_user,
     role_allows,
     role_in,
 )
-from studio.selectors.briefs import ACTIVE_STATUSES, BriefFilters, brief_page, project_briefs
+from studio.selectors.briefs import (
+    ACTIVE_STATUSES,
+    BRIEF_PAGE_SIZE,
+    BriefFilters,
+    brief_page,
+    project_briefs,
+)
+from studio.selectors.filters import ORDER_CHOICES, PAGE_SIZES, page_size
 from studio.selectors.generation import job_live, job_problem
 from studio.selectors.knowledge import job_knowledge
 from studio.services.briefs import brief_submit
@@ -41,7 +49,8 @@ from studio.views.errors import error_text
 def brief_desk(request: HttpRequest, project_id: int) -> HttpResponse:
     project = project_for_user(request.user, project_id)
     filters = BriefFilters.from_query(request.GET)
-    paginator = Paginator(project_briefs(user=request.user, project=project, filters=filters), 50)
+    paginator = Paginator(project_briefs(user=request.user, project=project, filters=filters),
+                          page_size(filters.size, BRIEF_PAGE_SIZE))
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "project": project,
@@ -49,6 +58,8 @@ def brief_desk(request: HttpRequest, project_id: int) -> HttpResponse:
         "page": page,
         "kinds": kind_choices(),
         "statuses": Brief.Status.choices,
+        "orders": list(ORDER_CHOICES.items()),
+        "sizes": PAGE_SIZES,
         "live": any(b.status in ACTIVE_STATUSES for b in page),
         "can_submit": role_allows(role_in(request.user, project.team_id), Need.SUBMIT),
     }
@@ -121,6 +132,7 @@ def brief_detail(request: HttpRequest, brief_id: int) -> HttpResponse:
         "can_submit": role_allows(role, Need.SUBMIT),
         "can_ab_test": role_allows(role, Need.AB_TEST),
         "can_review": role_allows(role, Need.REVIEW),
+        "assignees": assignees_for(request.user, brief.project.team_id),
         "is_admin": is_admin,
         "problem": job_problem(job=page.latest_job, project=brief.project, is_admin=is_admin),
         "live": job_live(job=page.latest_job),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -17,7 +18,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from studio.models import Draft, Project, Team
-from studio.permissions import Need, draft_for_user, project_for_user, team_for_user
+from studio.permissions import (
+    Need,
+    assignees_for,
+    draft_for_user,
+    project_for_user,
+    team_for_user,
+)
 from studio.selectors.knowledge import job_knowledge
 from studio.selectors.reviews import (
     QueueFilters,
@@ -29,6 +36,9 @@ from studio.selectors.reviews import (
     text_with_flag_marks,
     word_diff,
 )
+from studio.services.assignments import brief_assign, draft_assign, drafts_assign
+from studio.services.errors import StudioError
+from studio.services.presence import presence_beat, presence_of
 from studio.services.reviews import (
     DecisionOutcome,
     DecisionsInvalid,
@@ -59,11 +69,20 @@ def _team_scope(request: HttpRequest) -> Team:
     return team_for_user(request.user, team.pk, need=Need.REVIEW)
 
 
+QUEUE_VIEWS = (("", "All"), ("me", "My queue"), ("none", "Unassigned"))
+
+
 def _queue(request: HttpRequest, *, team: Team, project: Project | None) -> HttpResponse:
     filters = QueueFilters.from_query(request.GET)
     page = review_queue(user=request.user, team=team, project=project, filters=filters,
                         after=_int(request.GET.get("after")))
+    others = {k: v for k, v in filters.items().items() if k != "assigned"}
+    views = [(value, label, urlencode({**others, **({"assigned": value} if value else {})}))
+             for value, label in QUEUE_VIEWS]
     context = {
+        "views": views,
+        "presence": presence_of(draft_ids=[d.pk for d in page.rows], user=request.user),
+        "assignees": assignees_for(request.user, team.pk),
         "page": page,
         "filters": filters,
         "project": project,
@@ -172,6 +191,8 @@ def _workspace_context(
         "previous_url": _review_url(neighbours["previous"], scope_qs)
         if neighbours["previous"] else "",
         "reasons": queue_filter_options(user=request.user, team=team, project=project)["reasons"],
+        "assignees": assignees_for(request.user, team.pk),
+        "presence_beat": settings.PRESENCE_BEAT,
         "approve_comment": "" if rejecting else comment,
         "reject_comment": comment if rejecting else "",
         "open_reject": rejecting and bool(errors and ("reason_tags" in errors
@@ -424,3 +445,82 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
         if result.outcome is not DecisionOutcome.OK:
             messages.warning(request, f"Draft {result.decision.draft_id} skipped: {result.detail}")
     return redirect(back)
+
+
+# Presence and assignment -------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def draft_presence(request: HttpRequest, draft_id: int) -> HttpResponse:
+    """The open review page's beat: answers who else has the draft open."""
+    others = presence_beat(user=request.user, draft_id=draft_id)
+    return render(request, "studio/review/_presence.html",
+                  {"others": others, "draft_id": draft_id, "presence_beat": settings.PRESENCE_BEAT})
+
+
+def _assignee_id(request: HttpRequest) -> int | None:
+    value = request.POST.get("assignee", "")
+    if value == "me":
+        return _int(request.user.pk)
+    return _int(value)
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return back
+    return default
+
+
+def _assigned_message(assignee_id: int | None, n: int) -> str:
+    what = f"{n} draft{'s' if n != 1 else ''}"
+    return f"Assigned {what}." if assignee_id is not None else f"Unassigned {what}."
+
+
+@login_required
+@require_POST
+def review_assign(request: HttpRequest) -> HttpResponse:
+    """Assign the drafts ticked in the queue (the bulk form's "Assign" button)."""
+    back = _back(request, reverse("review_queue"))
+    ids = [pk for v in request.POST.getlist("drafts")
+           if (pk := _int(v.partition(":")[0])) is not None]
+    if not ids:
+        messages.error(request, "Select at least one draft.")
+        return redirect(back)
+    assignee_id = _assignee_id(request)
+    try:
+        results = drafts_assign(user=request.user, draft_ids=ids, assignee_id=assignee_id)
+    except StudioError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    messages.success(request, _assigned_message(assignee_id, len(results)))
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def draft_assign_view(request: HttpRequest, draft_id: int) -> HttpResponse:
+    assignee_id = _assignee_id(request)
+    try:
+        draft_assign(user=request.user, draft_id=draft_id, assignee_id=assignee_id)
+    except StudioError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _assigned_message(assignee_id, 1))
+    return redirect(_back(request, reverse("draft_review", kwargs={"draft_id": draft_id})))
+
+
+@login_required
+@require_POST
+def brief_assign_view(request: HttpRequest, brief_id: int) -> HttpResponse:
+    assignee_id = _assignee_id(request)
+    try:
+        brief = brief_assign(user=request.user, brief_id=brief_id, assignee_id=assignee_id)
+    except StudioError as exc:
+        messages.error(request, str(exc))
+    else:
+        who = brief.assigned_to.get_username() if brief.assigned_to else "nobody"
+        messages.success(request, f"“{brief.title}” is assigned to {who}.")
+    return redirect(_back(request, reverse("brief_detail", kwargs={"brief_id": brief_id})))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from studio.views import ad_results, briefs, review
+from studio.views import ad_results, briefs, handoff, review
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Brief desk
     path("projects/<int:project_id>/briefs/", briefs.brief_desk, name="brief_desk"),
     path("projects/<int:project_id>/briefs/new/", briefs.brief_new, name="brief_new"),
     path("briefs/<int:brief_id>/", briefs.brief_detail, name="brief_detail"),
+    path("briefs/<int:brief_id>/approved.<str:fmt>", handoff.brief_export, name="brief_export"),
+    path("projects/<int:project_id>/approved.<str:fmt>", handoff.project_export,
+         name="project_export"),
     path("drafts/<int:draft_id>/ab-pick/", briefs.draft_ab_pick, name="draft_ab_pick"),
     path("briefs/<int:brief_id>/ab-results/", ad_results.brief_ab_results,
          name="brief_ab_results"),
@@ -19,6 +22,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Review workspace
     path("review/", review.review_queue_page, name="review_queue"),
     path("review/bulk/", review.review_bulk, name="review_bulk"),
+    path("review/assign/", review.review_assign, name="review_assign"),
+    path("drafts/<int:draft_id>/presence/", review.draft_presence, name="draft_presence"),
+    path("drafts/<int:draft_id>/assign/", review.draft_assign_view, name="draft_assign"),
+    path("briefs/<int:brief_id>/assign/", review.brief_assign_view, name="brief_assign"),
     path("projects/<int:project_id>/review/", review.project_review_queue,
          name="project_review_queue"),
     path("drafts/<int:draft_id>/review/", review.draft_review, name="draft_review"),

@@ -351,7 +351,10 @@ def test_the_target_length_is_capped_at_what_the_token_cap_can_hold(
     most = words_for_tokens(512)
     client.force_login(world.marketer)
     page = client.get(_new(world) + "?kind=ad_copy").content.decode()
-    assert f'max="{most}"' in page and f"Up to {most:,} words" in page
+    assert f'max="{most}"' in page
+    # The hint gives the kind's usual length, not the cap ("Up to 1,161 words" for an ad).
+    assert "Empty: about 60 words, usual for this kind." in page
+    assert f"{most:,} words" not in page
     too_long = client.post(_new(world), {**AD, "target_words": most + 1})
     assert too_long.status_code == 200
     assert f"less than or equal to {most}" in too_long.content.decode()

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from studio.api import serializers as s
 from studio.api.base import (
+    SizedPagination,
     StudioAPIView,
     StudioMixin,
     error_responses,
@@ -28,10 +29,12 @@ from studio.services.throttling import generation_throttle
 
 
 class ProjectBriefsView(StudioMixin, generics.ListAPIView):
-    """A project's briefs (the brief desk: ?kind=, ?status=, ?q= on the title), and
+    """A project's briefs (the brief desk: ?kind=, ?status=, ?q= over titles,
+    instructions and drafts, ?order=, ?size=), and
     submitting a new brief, which queues its first generation job."""
 
     serializer_class = s.BriefListSerializer
+    pagination_class = SizedPagination
 
     def get_queryset(self) -> QuerySet[Any]:
         project = project_for_user(self.request.user, self.kwargs["project_id"], need=Need.VIEW)
@@ -59,16 +62,20 @@ class ProjectBriefsView(StudioMixin, generics.ListAPIView):
         return Response(created.data, status=status.HTTP_201_CREATED)
 
 
+def brief_response(request: Request, brief_id: int) -> Response:
+    brief = brief_for_user(request.user, brief_id, need=Need.VIEW)
+    page = brief_page(brief=brief)
+    brief.page_jobs = [  # type: ignore[attr-defined]
+        *([page.latest_job] if page.latest_job else []), *page.older_jobs
+    ]
+    return Response(s.BriefDetailSerializer(
+        brief, context=job_context(request, brief.project)).data)
+
+
 class BriefDetailView(StudioAPIView):
     @extend_schema(responses={200: s.BriefDetailSerializer, **error_responses(404)})
     def get(self, request: Request, brief_id: int) -> Response:
-        brief = brief_for_user(request.user, brief_id, need=Need.VIEW)
-        page = brief_page(brief=brief)
-        brief.page_jobs = [  # type: ignore[attr-defined]
-            *([page.latest_job] if page.latest_job else []), *page.older_jobs
-        ]
-        return Response(s.BriefDetailSerializer(
-            brief, context=job_context(request, brief.project)).data)
+        return brief_response(request, brief_id)
 
 
 class BriefRegenerateView(StudioAPIView):

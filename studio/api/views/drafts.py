@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from studio.api import serializers as s
 from studio.api.base import (
+    SizedPagination,
     StudioAPIView,
     StudioMixin,
     draft_etag,
@@ -37,6 +38,7 @@ class DraftListView(StudioMixin, generics.ListAPIView):
     """Drafts the user may see, with the review queue's filters, status and project."""
 
     serializer_class = s.DraftListSerializer
+    pagination_class = SizedPagination
 
     def get_queryset(self) -> QuerySet[Draft]:
         params = s.DraftFilterSerializer(data=self.request.query_params)
@@ -44,13 +46,13 @@ class DraftListView(StudioMixin, generics.ListAPIView):
         f = params.validated_data
         return drafts_listed(user=self.request.user, filters=QueueFilters.from_query(f),
                              project_id=f.get("project"), status=f.get("status", ""),
-                             ordering=f.get("ordering", "created_at"))
+                             ordering=f.get("ordering", ""))
 
 
 def draft_response(request: Request, draft_id: int, *, code: int = 200) -> Response:
     draft = draft_for_user(request.user, draft_id, need=Need.VIEW)
     draft = (
-        Draft.objects.select_related("job__brief", "claimed_by")
+        Draft.objects.select_related("job__brief", "claimed_by", "assigned_to")
         .prefetch_related(Prefetch("reviews", queryset=Review.objects.select_related("reviewer")
                                    .order_by("draft_version")))
         .get(pk=draft.pk)

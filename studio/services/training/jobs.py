@@ -39,6 +39,7 @@ from studio.services import jobs as lifecycle
 from studio.services.audit import audit_record
 from studio.services.claims import Claim
 from studio.services.errors import WrongState
+from studio.services.notifications import notify_training_finished
 from studio.services.training.snapshots import snapshot_files, snapshot_of, snapshot_store
 from studio.services.training.versions import load_check_fields, make_live
 from studio.services.webhooks import webhook_training_finished
@@ -46,6 +47,12 @@ from studio.services.webhooks import webhook_training_finished
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_CHARS = 8000
+
+
+def _finished(*, job_id: int) -> None:
+    """A training job ended (succeeded, failed, cancelled): its webhook and its admins."""
+    webhook_training_finished(job_id=job_id)
+    notify_training_finished(job_id=job_id)
 
 
 def _busy_message(job_id: int) -> str:
@@ -159,7 +166,7 @@ def training_job_cancel(*, user: Any, job_id: object) -> TrainingJob:
         audit_record(actor=user, team=job.project.team, verb="training.cancel", obj=job,
                      before=before, after={"status": job.status, "cancel_requested": True})
         if job.status == TrainingJob.Status.CANCELLED:
-            webhook_training_finished(job_id=job.pk)
+            _finished(job_id=job.pk)
     return job
 
 
@@ -174,7 +181,7 @@ def training_job_claim(*, job_id: int) -> Claim | None:
             lifecycle.claimable(TRAINING)
         ).update(status=TrainingJob.Status.CANCELLED, finished_at=timezone.now())
         if cancelled:
-            webhook_training_finished(job_id=job_id)
+            _finished(job_id=job_id)
         return None
     TrainingJob.objects.filter(pk=job_id, started_at__isnull=True).update(
         started_at=timezone.now())
@@ -267,7 +274,7 @@ def training_job_fail(*, claim: Claim, error: str) -> bool:
         failed = lifecycle.job_fail_row(kind=TRAINING, claim=claim, error=error,
                                         eta_seconds=None) is not None
         if failed:
-            webhook_training_finished(job_id=claim.job_id)
+            _finished(job_id=claim.job_id)
     return failed
 
 
@@ -277,7 +284,7 @@ def training_job_stopped(*, claim: Claim) -> bool:
         status=TrainingJob.Status.CANCELLED, finished_at=timezone.now(), eta_seconds=None
     ))
     if stopped:
-        webhook_training_finished(job_id=claim.job_id)
+        _finished(job_id=claim.job_id)
     return stopped
 
 
@@ -328,7 +335,7 @@ def training_job_finish(
                 and version.load_check == ModelVersion.LoadCheck.OK):
             make_live(project=project, version=version, actor=None, verb="model.promote",
                        extra={"auto": True})
-        webhook_training_finished(job_id=job.pk)
+        _finished(job_id=job.pk)
     return version
 
 

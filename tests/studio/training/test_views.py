@@ -174,7 +174,7 @@ def test_it_starts_a_job_and_polls_its_progress_until_it_ends(
     assert "chart-4.6.1.umd.min.js" in page and "data-chart-url" in page
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
     poll = admin.get(url, headers={"HX-Request": "true"}).content.decode()
-    assert 'hx-trigger="every 2s"' in poll and ">3<" in poll and "42 s" in poll
+    assert 'hx-trigger="every 2s"' in poll and ">3<" in poll and "under a minute" in poll and "42 s" not in poll
     assert "<html" not in poll
     chart = admin.get(reverse("training_job_chart", kwargs={"job_id": job.pk})).json()
     assert chart["train"] == [2.5, 2.0] and chart["eval"] == [None, 2.2] and chart["active"]
