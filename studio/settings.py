@@ -404,9 +404,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "BriefStatusEnum": "studio.models.briefs.Brief.Status",
-        "GenerationJobStatusEnum": "studio.models.briefs.GenerationJob.Status",
+        # Generation and training jobs share one set of statuses (studio.models.jobs).
+        "JobStatusEnum": "studio.models.briefs.GenerationJob.Status",
         "DraftStatusEnum": "studio.models.drafts.Draft.Status",
-        "TrainingJobStatusEnum": "studio.models.training.TrainingJob.Status",
         "ModelVersionStatusEnum": "studio.models.training.ModelVersion.Status",
         "ContentKindEnum": "studio.models.briefs.kind_choices",
         "TrainingExampleKindEnum": "studio.models.training.TrainingExample.Kind",
