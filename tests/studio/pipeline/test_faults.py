@@ -83,12 +83,17 @@ def test_every_job_finishes_once_when_redis_restarts_with_jobs_in_flight(
     for job in jobs:
         assert sorted(drafts.filter(job=job).values_list("variant", flat=True)) == [0, 1]
     log = worker.log_path.read_text()  # type: ignore[attr-defined]
-    writes = len(re.findall(r"succeeded in [\d.]+s: 'wrote 2 drafts for 1 jobs'", log))
+    # A worker's run takes queued jobs as it goes (continuous batching): sum its runs.
+    runs = re.findall(r"succeeded in [\d.]+s: 'wrote (\d+) drafts for (\d+) jobs'", log)
+    writes = sum(int(jobs_done) for _, jobs_done in runs)
     duplicates = log.count("'nothing to do'")
     assert writes == len(job_ids)  # each job's drafts written exactly once
-    assert len(resent) == at_stop.get("queued", 0)  # each lost message sent again once
+    assert sum(int(n) for n, _ in runs) == 2 * len(job_ids)
+    # Each lost message is sent again at most once; a worker that is still running takes
+    # queued jobs straight from the database (continuous batching), so it may need none.
+    assert len(resent) <= at_stop.get("queued", 0)
     print(f"\nredis restart: {len(job_ids)} jobs (at the stop: {at_stop}); Redis down 2.0 s; "
-          f"lost messages re-sent {max(resent):.1f} s and all jobs succeeded {recovery:.1f} s "
+          f"{len(resent)} lost messages re-sent (last {max(resent, default=0):.1f} s) and all jobs succeeded {recovery:.1f} s "
           f"after it came back "
           f"(GENERATION_STUCK_AFTER {stuck} s, RECONCILE_EVERY 1 s); jobs lost 0; "
           f"duplicate drafts {drafts.count() - 2 * len(job_ids)}; drafts written once per "
