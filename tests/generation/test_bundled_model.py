@@ -106,7 +106,8 @@ def test_it_flags_a_banned_term_the_brief_makes_the_model_write(engine):
         brief("social_post", title="Coffee", keywords=("coffee",),
               instructions="Mention coffee in the first sentence."),
         ProjectVoice(banned_terms=("coffee",)), variants=3, seed=3,
-        sampling=SamplingParams(max_new_tokens=20),
+        # Room for a whole first sentence: a draft cut at its cap keeps whole sentences.
+        sampling=SamplingParams(max_new_tokens=48),
     )
     [result] = engine.generate([request])
     flagged = [d for d in result.drafts if BANNED_TERM in [f.code for f in d.flags]]

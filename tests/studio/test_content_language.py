@@ -103,7 +103,7 @@ def test_chinese_banned_terms_are_split_on_chinese_commas_too(world: World) -> N
 def test_the_brief_form_asks_for_characters_in_a_chinese_project(
     client: Client, world: World, settings: Any
 ) -> None:
-    from generation.prompts import words_for_tokens
+    from generation.prompts import default_target, words_for_tokens
 
     settings.GENERATION_MAX_NEW_TOKENS = 512
     most = words_for_tokens(512, language="zh-hans")
@@ -112,7 +112,10 @@ def test_the_brief_form_asks_for_characters_in_a_chinese_project(
     client.force_login(world.marketer)
     url = reverse("brief_new", kwargs={"project_id": world.project.pk})
     page = client.get(url + "?kind=article").content.decode()
-    assert "Target length (characters)" in page and f"Up to {most:,} characters" in page
+    # The hint gives the kind's usual length in characters; the cap is the field's max.
+    usual = min(most, default_target("article", "zh-hans"))
+    assert "Target length (characters)" in page
+    assert f"about {usual:,} characters" in page and f'max="{most}"' in page
     data = {"kind": "article", "title": "秋季新品", "variants": 1, "keywords": "咖啡，早晨、秋天"}
     assert client.post(url, {**data, "target_words": most + 1}).status_code == 200
     assert client.post(url, {**data, "target_words": most}).status_code == 302
