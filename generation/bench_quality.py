@@ -27,16 +27,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from generation.checks import PLACEHOLDER, SHORTENED, TRUNCATED, UNSUPPORTED_CLAIM, check_draft
-from generation.claims import check_claims
+from generation.claims import brief_sources, check_claims, number_values
 from generation.prompts import BriefInput
 from generation.specs import DEFAULT_MODEL_SPEC
+from generation.text import normalise
 
 
 @dataclass(frozen=True)
@@ -135,23 +135,17 @@ class _Tally:
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _number_values(text: str) -> set[str]:
-    return {m.replace(",", "").rstrip("0").rstrip(".") for m in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
-
-
 def fact_present(fact: str, text: str) -> bool:
-    """A required fact appears: its numbers all appear (by value) and, for a fact
-    without numbers, its words do (case-insensitive)."""
-    numbers = _number_values(fact)
+    """A required fact appears: its numbers all appear (by value, as the claim checks
+    compare them) and, for a fact without numbers, its words do (case-insensitive)."""
+    numbers = number_values(normalise(fact).text)
     if numbers:
-        return numbers <= _number_values(text)
+        return numbers <= number_values(normalise(text).text)
     return fact.casefold() in text.casefold()
 
 
 def _sources(item: QualityBrief) -> list[str]:
-    b = item.brief
-    return [b.title, b.instructions, b.audience, b.tone, *b.keywords,
-            *(str(v) for v in b.extra.values()), b.source_text, *item.knowledge]
+    return brief_sources(item.brief, knowledge=item.knowledge)
 
 
 def seeded_checks(items: tuple[QualityBrief, ...], injections: tuple[str, ...], *,

@@ -340,6 +340,15 @@ def _phrase_spans(norm_text: NormalisedText, phrase: str) -> list[tuple[int, int
     return [norm_text.span(m.start(), m.end()) for m in pattern.finditer(norm_text.text)]
 
 
+def check_forbidden_claims(text: str, never_claims: Iterable[str]) -> list[QualityFlag]:
+    """One flag per occurrence of a claim the project must never make, matched like a
+    banned term (normalised, whole words for Latin phrases, anywhere for Chinese)."""
+    norm = normalise(text)
+    return [QualityFlag(FORBIDDEN_CLAIM, f"a claim the brand must never make: {phrase!r}", span)
+            for phrase in (p.strip() for p in never_claims) if phrase
+            for span in _phrase_spans(norm, phrase)]
+
+
 def check_banned_terms(text: str, banned_terms: Iterable[str]) -> list[QualityFlag]:
     """One flag per occurrence of a banned term: case-insensitive, after normalisation
     (so "chеap" with a Cyrillic е, "ｃｈｅａｐ" and "che\u200bap" are "cheap"), whole
@@ -596,8 +605,8 @@ def check_draft(
     if sources is not None:
         # Claims and placeholders (generation.claims): what the draft states that the
         # brief, the voice and the retrieved knowledge (``sources``) do not.
-        flags += [QualityFlag(f.code, f.message, f.span)
-                  for f in check_claims(text, sources, forbidden=never_claims)]
+        flags += [QualityFlag(f.code, f.message, f.span) for f in check_claims(text, sources)]
+    flags += check_forbidden_claims(text, never_claims)
     if corpus:
         index = corpus if isinstance(corpus, ReferenceCorpus) else ReferenceCorpus(corpus)
         flags += index.check(text)

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from generation.prompts.types import BriefInput, ProjectVoice
 from generation.text import normalise
 
 UNSUPPORTED_CLAIM = "unsupported_claim"
@@ -130,7 +131,9 @@ def _is_list_marker(text: str, start: int, end: int) -> bool:
     return not text[line_start:start].strip() and text[end:end + 1] in (".", ")", "、")
 
 
-def _values(text: str) -> set[Decimal]:
+def number_values(text: str) -> set[Decimal]:
+    """The numbers in (normalised) ``text``, by value: "24.99", "24.990" and "1,000"
+    compare as numbers."""
     values = set()
     for m in _NUMBER_IN.finditer(text):
         try:
@@ -146,13 +149,13 @@ class ClaimSources:
     def __init__(self, texts: Iterable[str]) -> None:
         joined = "\n".join(t for t in texts if t)
         self.norm = normalise(joined).text
-        self.values = _values(self.norm)
+        self.values = number_values(self.norm)
 
     def supports(self, claim: Claim) -> bool:
         if claim.kind in ("superlative", "product"):
             phrase = " ".join(normalise(claim.text).text.split())
             return bool(phrase) and phrase in " ".join(self.norm.split())
-        values = _values(normalise(claim.text).text)
+        values = number_values(normalise(claim.text).text)
         return bool(values) and values <= self.values
 
 
@@ -161,11 +164,10 @@ def find_placeholders(text: str) -> list[tuple[int, int]]:
     return [norm.span(m.start(), m.end()) for m in _PLACEHOLDER.finditer(norm.text)]
 
 
-def check_claims(
-    text: str, sources: Sequence[str], *, forbidden: Iterable[str] = (),
-) -> list[ClaimFlag]:
-    """Flags for ``text``: unsupported claims (against ``sources``), placeholders, and
-    phrases of the ``forbidden`` claims list."""
+def check_claims(text: str, sources: Sequence[str]) -> list[ClaimFlag]:
+    """Flags for ``text``: unsupported claims (against ``sources``) and placeholders.
+    A project's claims never to make are matched like banned terms
+    (``generation.checks.check_forbidden_claims``)."""
     flags: list[ClaimFlag] = []
     placeholders = find_placeholders(text)
     for span in placeholders:
@@ -181,13 +183,14 @@ def check_claims(
             f"{claim.kind} {claim.text!r} is not in the brief or the project's knowledge",
             claim.span,
         ))
-    norm = normalise(text)
-    for phrase in forbidden:
-        wanted = " ".join(normalise(phrase).text.split())
-        if not wanted:
-            continue
-        for m in re.finditer(re.escape(wanted).replace(r"\ ", r"\s+"), norm.text):
-            flags.append(ClaimFlag(FORBIDDEN_CLAIM,
-                                   f"a claim the brand must never make: {phrase.strip()!r}",
-                                   norm.span(m.start(), m.end())))
     return sorted(flags, key=lambda f: f.span)
+
+
+def brief_sources(brief: BriefInput, voice: ProjectVoice | None = None,
+                  knowledge: Sequence[str] = (), examples: Iterable[str] = ()) -> list[str]:
+    """What a draft may state: the brief's fields, the project's voice and must rules,
+    the knowledge passages its prompt held and the approved examples it was shown."""
+    voice = voice or ProjectVoice()
+    return [brief.title, brief.instructions, brief.audience, brief.tone, *brief.keywords,
+            *(str(v) for v in brief.extra.values()), brief.source_text, voice.brand_voice,
+            *voice.must, *knowledge, *examples]

@@ -48,6 +48,7 @@ from generation.checks import (
     check_draft,
     near_identical_pairs,
 )
+from generation.claims import brief_sources
 from generation.endings import sentence_end_ids, trim_to_sentence
 from generation.errors import (
     AdapterError,
@@ -959,8 +960,6 @@ def claim_sources(request: GenerationRequest, knowledge_used: int | None = None)
     """What a draft may state (generation.claims): the brief's fields, the project's
     voice and rules, and the knowledge passages the prompt held (all retrieved ones when
     ``knowledge_used`` is None)."""
-    brief, voice = request.brief, request.voice
     passages = request.knowledge if knowledge_used is None else request.knowledge[:knowledge_used]
-    return [brief.title, brief.instructions, brief.audience, brief.tone, *brief.keywords,
-            *(str(v) for v in brief.extra.values()), brief.source_text, voice.brand_voice,
-            *voice.must, *passages, *(e.text for e in request.examples)]
+    return brief_sources(request.brief, request.voice, passages,
+                         (e.text for e in request.examples))
