@@ -12,7 +12,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -21,8 +20,6 @@ from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from limits import RateLimitItemPerMinute
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
 from studio.models import Account, ApiToken
 from studio.selectors.accounts import (
@@ -32,6 +29,7 @@ from studio.selectors.accounts import (
     password_fingerprint,
     password_must_change,
 )
+from studio.services.throttling import rate_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -143,12 +141,6 @@ class TokenGuessing:
     wait: int
 
 
-@lru_cache(maxsize=4)
-def _limiter(url: str) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(storage_from_string(
-        url, key_prefix="studio:limits", socket_timeout=0.5, socket_connect_timeout=0.5))
-
-
 def _failure_item() -> RateLimitItemPerMinute:
     return RateLimitItemPerMinute(settings.API_TOKEN_FAILURE_RATE)
 
@@ -161,7 +153,7 @@ def token_failures_exceeded(address: str) -> TokenGuessing | None:
     if rate <= 0:
         return None
     try:
-        limiter = _limiter(settings.API_THROTTLE_REDIS_URL)
+        limiter = rate_limiter(settings.API_THROTTLE_REDIS_URL)
         if limiter.test(_failure_item(), "token-failure", address):
             return None
         stats = limiter.get_window_stats(_failure_item(), "token-failure", address)
@@ -175,6 +167,6 @@ def token_failure_record(address: str) -> None:
     if settings.API_TOKEN_FAILURE_RATE <= 0:
         return
     try:
-        _limiter(settings.API_THROTTLE_REDIS_URL).hit(_failure_item(), "token-failure", address)
+        rate_limiter(settings.API_THROTTLE_REDIS_URL).hit(_failure_item(), "token-failure", address)
     except Exception:  # noqa: BLE001
         logger.warning("Rate-limit store unreachable; wrong token from %s not counted", address)

@@ -37,7 +37,9 @@ THROTTLE_KEY_PREFIX = "studio:throttle"
 
 
 @lru_cache(maxsize=4)
-def _limiter(url: str) -> MovingWindowRateLimiter:
+def rate_limiter(url: str) -> MovingWindowRateLimiter:
+    """The studio's one moving-window limiter on the Redis at ``url`` (keys under
+    ``THROTTLE_KEY_PREFIX``): generation requests here, wrong API tokens in accounts."""
     storage = RedisStorage(url, key_prefix=THROTTLE_KEY_PREFIX,
                            socket_timeout=0.5, socket_connect_timeout=0.5)
     return MovingWindowRateLimiter(storage)
@@ -58,7 +60,7 @@ def sliding_window_take(*, url: str, key: str, rate: int, window_seconds: int) -
 
     Raises ``redis.RedisError`` when the store cannot be reached.
     """
-    limiter, item = _limiter(url), RateLimitItemPerSecond(rate, window_seconds)
+    limiter, item = rate_limiter(url), RateLimitItemPerSecond(rate, window_seconds)
     if limiter.hit(item, key):
         return WindowVerdict(admitted=True, retry_after=0)
     frees_at = limiter.get_window_stats(item, key).reset_time
